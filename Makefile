@@ -1,0 +1,43 @@
+# Two entry points: `make test` and `make demo`. Both create .venv and install what they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: test lint typecheck pytest demo bench emulator clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade "pip>=24"
+	$(PY) -m pip install -q -c constraints.txt -e ".[dev,testing]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check airflow_provider_music tests example_dags bench
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+pytest: $(STAMP)
+	AIRFLOW_HOME=$(CURDIR)/.airflow-home/test $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+emulator: $(STAMP)
+	$(PY) -m airflow_provider_music.testing.emulator --host 127.0.0.1 --port 8080
+
+demo: $(STAMP)
+	@if [ -x scripts/demo.sh ]; then scripts/demo.sh; else \
+	  echo "make demo: the end-to-end example DAGs are not built yet (issue: Example DAGs, make demo)."; \
+	  echo "What works today: 'make test' and 'make emulator'."; exit 1; fi
+
+bench: $(STAMP)
+	@if ls bench/bench_*.py >/dev/null 2>&1; then for b in bench/bench_*.py; do $(PY) $$b || exit 1; done; else \
+	  echo "make bench: no benchmarks yet"; exit 1; fi
+
+clean:
+	rm -rf $(VENV) .airflow-home .demo .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Hooks of airflow-provider-music, one module per API."""

@@ -1,0 +1,1 @@
+"""Operators of airflow-provider-music, one module per API."""

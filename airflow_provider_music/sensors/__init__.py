@@ -1,0 +1,1 @@
+"""Sensors of airflow-provider-music, one module per API."""

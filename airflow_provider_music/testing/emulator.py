@@ -1,0 +1,433 @@
+"""An offline emulator of the Riffusion (useapi.net), ACRCloud and AudioShake HTTP APIs.
+
+One FastAPI app serves all three under their real path prefixes:
+
+* Riffusion (useapi.net) under ``/v1/riffusion/``
+* ACRCloud Console API under ``/api/`` (and identification at ``/v1/identify``)
+* AudioShake legacy Jobs API at ``/upload``, ``/job`` and the Tasks API at ``/assets``, ``/tasks``, ``/models``
+
+The frame in this module gives every API the same machinery: bearer-token checks, uploads spooled to a
+temporary directory (streamed, never held whole in memory), a clock that moves jobs through their states
+after configurable delays, per-route fault injection (error status with a rate, 429 with ``Retry-After``,
+latency, dropped connections, HTML or truncated bodies) and request counters. Control it from Python
+(:class:`EmulatorState`) or over HTTP under ``/_emulator/``.
+
+Run it: ``python -m airflow_provider_music.testing.emulator --host 127.0.0.1 --port 8080``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import ipaddress
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+DEFAULT_TOKEN = "emulator-token"
+
+#: Path prefix of each API inside the emulator (what a connection's base URL points at).
+API_BASE_PATHS = {"riffusion": "/v1/riffusion/", "acrcloud": "/api/", "audioshake": "/"}
+
+#: Modules that add each API's routes: ``register(app, state)``.
+API_MODULES = (
+    "airflow_provider_music.testing.riffusion",
+    "airflow_provider_music.testing.acrcloud",
+    "airflow_provider_music.testing.audioshake",
+)
+
+
+@dataclass
+class FaultRule:
+    """A fault injected on requests whose method and path match.
+
+    :param path: regular expression searched in the request path (``""`` matches every path).
+    :param method: HTTP method to match, or ``None`` for any.
+    :param status: answer with this status instead of calling the API (``None``: only latency).
+    :param rate: probability (0..1) that a matching request is hit.
+    :param times: hit at most this many requests, then the rule retires (``None``: unlimited).
+    :param retry_after: value of the ``Retry-After`` header to send.
+    :param latency: seconds to wait before answering (or before calling the API).
+    :param drop: send headers and part of a body, then close the connection.
+    :param body: body to send with ``status`` (default: a JSON error in the API's style).
+    :param content_type: content type of ``body``.
+    """
+
+    path: str = ""
+    method: str | None = None
+    status: int | None = None
+    rate: float = 1.0
+    times: int | None = None
+    retry_after: str | None = None
+    latency: float = 0.0
+    drop: bool = False
+    body: str | None = None
+    content_type: str = "application/json"
+    hits: int = 0
+    id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+
+    def matches(self, method: str, path: str) -> bool:
+        if self.method and self.method.upper() != method.upper():
+            return False
+        if self.times is not None and self.hits >= self.times:
+            return False
+        return re.search(self.path, path) is not None
+
+
+@dataclass
+class Spooled:
+    """An uploaded body stored on disk."""
+
+    path: str
+    size: int
+    sha256: str
+    content_type: str = ""
+    filename: str = ""
+
+    def read_bytes(self) -> bytes:
+        with open(self.path, "rb") as fh:
+            return fh.read()
+
+
+class EmulatorState:
+    """All mutable state of one emulator: tokens, settings, faults, counters, per-API stores."""
+
+    def __init__(
+        self,
+        *,
+        tokens: set[str] | None = None,
+        job_seconds: float = 0.3,
+        seed: int = 1234,
+        settings: dict[str, Any] | None = None,
+    ) -> None:
+        self.tokens = set(tokens or {DEFAULT_TOKEN})
+        self.job_seconds = job_seconds
+        self.settings: dict[str, Any] = dict(settings or {})
+        self.rng = random.Random(seed)
+        self.lock = threading.RLock()
+        self.spool_dir = tempfile.mkdtemp(prefix="music-emulator-")
+        self.faults: list[FaultRule] = []
+        self.request_counts: Counter[str] = Counter()  # "METHOD /path"
+        self.route_counts: Counter[str] = Counter()  # "METHOD /route/{template}"
+        self.clients: set[tuple[str, int]] = set()
+        self.apis: dict[str, Any] = {}
+        self.base_url = ""
+        self._resetters: list[Callable[[], None]] = []
+
+    # ---- clock --------------------------------------------------------------------------
+    @staticmethod
+    def now() -> float:
+        return time.time()
+
+    def setting(self, name: str, default: Any = None) -> Any:
+        return self.settings.get(name, default)
+
+    def job_delay(self, api: str) -> float:
+        """Seconds a job of ``api`` stays in progress (``<api>.job_seconds`` or the global value)."""
+        return float(self.settings.get(f"{api}.job_seconds", self.job_seconds))
+
+    # ---- auth ---------------------------------------------------------------------------
+    def bearer_ok(self, request: Request, *, header: str = "Authorization") -> bool:
+        value = request.headers.get(header, "")
+        if header.lower() == "authorization":
+            if not value.startswith("Bearer "):
+                return False
+            value = value[len("Bearer ") :]
+        return value in self.tokens
+
+    # ---- uploads ------------------------------------------------------------------------
+    def _spool_path(self) -> str:
+        return os.path.join(self.spool_dir, uuid.uuid4().hex)
+
+    async def spool_request_body(self, request: Request) -> Spooled:
+        """Stream the raw request body to disk."""
+        path = self._spool_path()
+        digest = hashlib.sha256()
+        size = 0
+        with open(path, "wb") as fh:
+            async for chunk in request.stream():
+                if chunk:
+                    fh.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+        return Spooled(path=path, size=size, sha256=digest.hexdigest(), content_type=request.headers.get("content-type", ""))
+
+    async def spool_upload(self, upload: Any) -> Spooled:
+        """Move a multipart ``UploadFile`` (already spooled by the parser) into the spool."""
+        path = self._spool_path()
+
+        def copy() -> tuple[int, str]:
+            digest = hashlib.sha256()
+            size = 0
+            upload.file.seek(0)
+            with open(path, "wb") as out:
+                while True:
+                    chunk = upload.file.read(1024 * 1024)
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    digest.update(chunk)
+                    size += len(chunk)
+            return size, digest.hexdigest()
+
+        size, sha = await asyncio.to_thread(copy)
+        return Spooled(
+            path=path,
+            size=size,
+            sha256=sha,
+            content_type=getattr(upload, "content_type", "") or "",
+            filename=getattr(upload, "filename", "") or "",
+        )
+
+    def spool_bytes(self, data: bytes, *, content_type: str = "", filename: str = "") -> Spooled:
+        path = self._spool_path()
+        with open(path, "wb") as fh:
+            fh.write(data)
+        return Spooled(path=path, size=len(data), sha256=hashlib.sha256(data).hexdigest(), content_type=content_type, filename=filename)
+
+    # ---- faults and counters ------------------------------------------------------------
+    def add_fault(self, **kwargs: Any) -> FaultRule:
+        rule = FaultRule(**kwargs)
+        with self.lock:
+            self.faults.append(rule)
+        return rule
+
+    def clear_faults(self) -> None:
+        with self.lock:
+            self.faults.clear()
+
+    def pick_fault(self, method: str, path: str) -> FaultRule | None:
+        with self.lock:
+            for rule in self.faults:
+                if rule.matches(method, path) and self.rng.random() < rule.rate:
+                    rule.hits += 1
+                    return rule
+        return None
+
+    def count(self, method: str, path_or_route: str) -> int:
+        """How many requests ``METHOD path`` (exact path, or route template like ``/job/{job_id}``)."""
+        key = f"{method.upper()} {path_or_route}"
+        return self.request_counts.get(key, 0) + (
+            self.route_counts.get(key, 0) if key not in self.request_counts else 0
+        )
+
+    def on_reset(self, func: Callable[[], None]) -> None:
+        """Register a per-API reset hook (called by :meth:`reset`)."""
+        self._resetters.append(func)
+
+    def reset(self) -> None:
+        """Forget every job, upload, fault and counter; keep tokens and settings registered at start."""
+        with self.lock:
+            self.faults.clear()
+            self.request_counts.clear()
+            self.route_counts.clear()
+            self.clients.clear()
+            for func in self._resetters:
+                func()
+        shutil.rmtree(self.spool_dir, ignore_errors=True)
+        os.makedirs(self.spool_dir, exist_ok=True)
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "request_counts": dict(self.request_counts),
+                "route_counts": dict(self.route_counts),
+                "connections": len(self.clients),
+                "faults": [asdict(f) for f in self.faults],
+                "settings": dict(self.settings),
+                "job_seconds": self.job_seconds,
+            }
+
+
+class FaultAndCountMiddleware:
+    """Pure ASGI middleware: counts requests and client connections, injects configured faults."""
+
+    def __init__(self, app: Any, state: EmulatorState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/_emulator"):
+            await self.app(scope, receive, send)
+            return
+        method, path = scope["method"], scope["path"]
+        with self.state.lock:
+            self.state.request_counts[f"{method} {path}"] += 1
+            if scope.get("client"):
+                self.state.clients.add(tuple(scope["client"]))
+        rule = self.state.pick_fault(method, path)
+        if rule is not None:
+            if rule.latency:
+                await asyncio.sleep(rule.latency)
+            if rule.drop:
+                await _drain(receive)
+                await send({"type": "http.response.start", "status": 200,
+                            "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
+                await send({"type": "http.response.body", "body": b'{"partial": "', "more_body": True})
+                return  # the server closes the connection: the client sees a truncated body
+            if rule.status is not None:
+                await _drain(receive)
+                body = (rule.body if rule.body is not None else json.dumps(
+                    {"error": f"Injected fault {rule.status}", "code": rule.status})).encode()
+                headers = [(b"content-type", rule.content_type.encode()), (b"content-length", str(len(body)).encode())]
+                if rule.retry_after is not None:
+                    headers.append((b"retry-after", str(rule.retry_after).encode()))
+                await send({"type": "http.response.start", "status": rule.status, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+        route = scope.get("route")
+        template = getattr(route, "path", None)
+        if template:
+            with self.state.lock:
+                self.state.route_counts[f"{method} {template}"] += 1
+
+
+async def _drain(receive: Any) -> None:
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body"):
+            return
+
+
+def create_app(state: EmulatorState | None = None) -> FastAPI:
+    """Build the emulator app; every API module registers its routes on it."""
+    import importlib
+
+    state = state or EmulatorState()
+    app = FastAPI(title="airflow-provider-music emulator", docs_url="/_emulator/docs", openapi_url="/_emulator/openapi.json")
+    app.state.emulator = state
+
+    @app.get("/_emulator/state")
+    def get_state() -> dict[str, Any]:
+        return state.snapshot()
+
+    @app.post("/_emulator/faults")
+    def post_fault(rule: dict[str, Any]) -> dict[str, Any]:
+        return asdict(state.add_fault(**rule))
+
+    @app.delete("/_emulator/faults")
+    def delete_faults() -> Response:
+        state.clear_faults()
+        return Response(status_code=204)
+
+    @app.post("/_emulator/reset")
+    def post_reset() -> Response:
+        state.reset()
+        return Response(status_code=204)
+
+    @app.patch("/_emulator/settings")
+    def patch_settings(values: dict[str, Any]) -> dict[str, Any]:
+        if "job_seconds" in values:
+            state.job_seconds = float(values.pop("job_seconds"))
+        state.settings.update(values)
+        return state.snapshot()
+
+    @app.get("/_emulator/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    for module_name in API_MODULES:
+        importlib.import_module(module_name).register(app, state)
+
+    app.add_exception_handler(404, _not_found)
+    return FaultAndCountMiddleware(app, state)  # type: ignore[return-value]
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    detail = getattr(exc, "detail", None)
+    if isinstance(detail, dict):
+        return JSONResponse(detail, status_code=404)
+    return JSONResponse({"error": str(detail or "Not Found"), "code": 404}, status_code=404)
+
+
+def connection_json(api: str, base_url: str, *, token: str = DEFAULT_TOKEN, extra: dict[str, Any] | None = None) -> str:
+    """An ``AIRFLOW_CONN_*`` JSON value pointing a connection of type ``api`` at the emulator."""
+    return json.dumps(
+        {
+            "conn_type": api,
+            "host": base_url.rstrip("/") + API_BASE_PATHS[api],
+            "password": token,
+            "extra": extra or {},
+        }
+    )
+
+
+def default_connection_extras(api: str, base_url: str) -> dict[str, Any]:
+    """Extras each API's default connection needs to work against the emulator."""
+    if api == "acrcloud":
+        return {"identify_host": base_url, "access_key": "emulator-access-key", "access_secret": "emulator-access-secret"}
+    if api == "audioshake":
+        return {"api": "jobs"}
+    return {}
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost",):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    parser.add_argument("--token", action="append", help=f"accepted API token (repeatable; default {DEFAULT_TOKEN})")
+    parser.add_argument("--job-seconds", type=float, default=2.0, help="seconds a job stays in progress")
+    parser.add_argument("--setting", action="append", default=[], metavar="KEY=JSON", help="emulator setting")
+    parser.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
+    parser.add_argument("--log-level", default="warning")
+    args = parser.parse_args(argv)
+    if not is_loopback(args.host) and not args.allow_remote:
+        parser.error(f"refusing to bind non-loopback address {args.host!r}; pass --allow-remote to do it anyway")
+    settings: dict[str, Any] = {}
+    for item in args.setting:
+        key, _, raw = item.partition("=")
+        try:
+            settings[key] = json.loads(raw)
+        except ValueError:
+            settings[key] = raw
+    import uvicorn
+
+    sock = bind_socket(args.host, args.port)
+    host, port = sock.getsockname()[:2]
+    state = EmulatorState(tokens=set(args.token or [DEFAULT_TOKEN]), job_seconds=args.job_seconds, settings=settings)
+    state.base_url = f"http://{host}:{port}"
+    app = create_app(state)
+    print(f"music emulator listening on {state.base_url}", flush=True)
+    config = uvicorn.Config(app, log_level=args.log_level, lifespan="off", access_log=False)
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,9 @@
+"""Emulator routes of the Riffusion API (filled in by the Riffusion slice)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def register(app: Any, state: Any) -> None:
+    """Add this API's routes to the emulator app."""

@@ -1,0 +1,97 @@
+"""Run the emulator in a background thread (tests, notebooks) and point connections at it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from airflow_provider_music.testing.emulator import (
+    DEFAULT_TOKEN,
+    EmulatorState,
+    FaultRule,
+    bind_socket,
+    connection_json,
+    create_app,
+    default_connection_extras,
+)
+
+APIS = ("riffusion", "acrcloud", "audioshake")
+
+
+class EmulatorServer:
+    """The emulator on a free loopback port, served by uvicorn in a daemon thread.
+
+    >>> with EmulatorServer() as emu:
+    ...     os.environ.update(emu.env())
+    """
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, token: str = DEFAULT_TOKEN, **state_kwargs: Any) -> None:
+        self.host = host
+        self.port = port
+        self.token = token
+        self.state = EmulatorState(tokens={token}, **state_kwargs)
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._initial_settings = dict(self.state.settings)
+        self._initial_job_seconds = self.state.job_seconds
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> EmulatorServer:
+        import uvicorn
+
+        sock = bind_socket(self.host, self.port)
+        self.port = sock.getsockname()[1]
+        self.state.base_url = self.url
+        app = create_app(self.state)
+        config = uvicorn.Config(app, log_level="error", lifespan="off", access_log=False, timeout_keep_alive=30)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, daemon=True, name="music-emulator")
+        self._thread.start()
+        deadline = time.monotonic() + 15
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("music emulator did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ---- control ------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget all jobs, uploads, faults and counters; restore the start-up settings."""
+        self.state.reset()
+        self.state.settings.clear()
+        self.state.settings.update(self._initial_settings)
+        self.state.job_seconds = self._initial_job_seconds
+
+    def add_fault(self, **kwargs: Any) -> FaultRule:
+        return self.state.add_fault(**kwargs)
+
+    def count(self, method: str, path_or_route: str) -> int:
+        return self.state.count(method, path_or_route)
+
+    # ---- connections --------------------------------------------------------------------
+    def connection(self, api: str, *, token: str | None = None, **extra: Any) -> str:
+        """``AIRFLOW_CONN_*`` JSON for a connection of type ``api`` pointing at this emulator."""
+        merged = {**default_connection_extras(api, self.url), **extra}
+        return connection_json(api, self.url, token=token or self.token, extra=merged)
+
+    def env(self, *, token: str | None = None) -> dict[str, str]:
+        """``AIRFLOW_CONN_<API>_DEFAULT`` for the three APIs."""
+        return {f"AIRFLOW_CONN_{api.upper()}_DEFAULT": self.connection(api, token=token) for api in APIS}

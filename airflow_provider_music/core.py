@@ -248,16 +248,18 @@ def error_from_response(
         return ValidationError(message, field_errors=field_errors, **common)
     if status == 404:
         return NotFoundError(message, **common)
+    retry_after = parse_retry_after(headers.get("Retry-After"))
+    if retry_after is None and isinstance(details, dict) and details.get("retryAfter") is not None:
+        retry_after = parse_retry_after(str(details["retryAfter"]))
     if status == 429:
-        retry_after = parse_retry_after(headers.get("Retry-After"))
-        if retry_after is None and isinstance(details, dict):
-            retry_after = parse_retry_after(str(details.get("retryAfter", "") or ""))
         return RateLimitError(
             message, retry_after=retry_after, request_may_have_been_processed=False, **common
         )
     if status >= 500:
         # 503 is answered before processing (overload / maintenance); other 5xx may have acted.
-        return ServerError(message, request_may_have_been_processed=(status != 503), **common)
+        return ServerError(
+            message, retry_after=retry_after, request_may_have_been_processed=(status != 503), **common
+        )
     return ClientRequestError(message, **common)
 
 
@@ -269,6 +271,13 @@ def _transport_error(exc: BaseException, method: str, url: str, *, connect_phase
         path=_path_of(url),
         request_may_have_been_processed=not connect_phase,
     )
+
+
+def _guard(err: MusicApiError, idempotent: bool) -> MusicApiError:
+    """A non-idempotent request (a create) that may have reached the server is never retried blindly."""
+    if not idempotent and err.request_may_have_been_processed:
+        err.retryable = False
+    return err
 
 
 def _requests_connect_phase(exc: requests.RequestException) -> bool:
@@ -530,20 +539,23 @@ def resolve_source(source: Source, *, argument: str = "source", allow_empty: boo
     try:
         exists = path.exists()
         is_file = exists and path.is_file()
-        size = path.stat().st_size if is_file else None
+        remote_size: int | None = int(path.stat().st_size) if is_file else None
     except PermissionError:
         raise InvalidInputError(f"{argument}: file is not readable: {path}") from None
     if not exists:
         raise InvalidInputError(f"{argument}: file not found: {path}")
     if not is_file:
         raise InvalidInputError(f"{argument}: not a regular file: {path}")
-    if size == 0 and not allow_empty:
+    if remote_size == 0 and not allow_empty:
         raise InvalidInputError(f"{argument}: file is empty: {path}")
-    return UploadSource(name=path.name, size=size, _opener=lambda: path.open("rb"))
+    return UploadSource(name=path.name, size=remote_size, _opener=lambda: path.open("rb"))
 
 
 def _file_object_source(fobj: Any, argument: str, allow_empty: bool) -> UploadSource:
-    if isinstance(getattr(fobj, "mode", "rb"), str) and "b" not in getattr(fobj, "mode", "rb"):
+    import io
+
+    mode = getattr(fobj, "mode", "rb")
+    if isinstance(fobj, io.TextIOBase) or (isinstance(mode, str) and "b" not in mode):
         raise InvalidInputError(f"{argument}: file object must be opened in binary mode ('rb')")
     name = os.path.basename(str(getattr(fobj, "name", "upload") or "upload"))
     size: int | None = None
@@ -846,35 +858,26 @@ class MusicApiHook(BaseHook):
                         stream=stream or handler is not None,
                     )
                 except requests.RequestException as exc:
-                    err = _transport_error(exc, method, url, connect_phase=_requests_connect_phase(exc))
-                    if not idempotent and err.request_may_have_been_processed:
-                        err.retryable = False
-                    raise err from exc
+                    connect = _requests_connect_phase(exc)
+                    raise _guard(_transport_error(exc, method, url, connect_phase=connect), idempotent) from exc
             with contextlib.closing(resp):
                 if resp.status_code >= 400:
                     text = resp.raw.read(ERROR_BODY_LIMIT, decode_content=True) if resp.raw else b""
-                    err = self.map_error(
-                        method, url, resp.status_code, resp.headers, text.decode("utf-8", "replace")
+                    raise _guard(
+                        self.map_error(method, url, resp.status_code, resp.headers, text.decode("utf-8", "replace")),
+                        idempotent,
                     )
-                    if not idempotent and err.request_may_have_been_processed:
-                        err.retryable = False
-                    raise err
                 if handler is None:
                     resp.content  # noqa: B018 - read the body before the connection returns to the pool
                     return resp
                 try:
                     return handler(resp)
                 except MusicApiError as err:
-                    if not idempotent:
-                        err.retryable = False
-                    raise
+                    raise _guard(err, idempotent) from None
                 except (requests.RequestException, OSError) as exc:
                     if isinstance(exc, (PermissionError, FileNotFoundError)):
                         raise
-                    err2 = _transport_error(exc, method, url, connect_phase=False)
-                    if not idempotent:
-                        err2.retryable = False
-                    raise err2 from exc
+                    raise _guard(_transport_error(exc, method, url, connect_phase=False), idempotent) from exc
 
         for try_ in settings.retry.retrying(describe, self.log):
             with try_:
@@ -1022,21 +1025,14 @@ class MusicApiHook(BaseHook):
                     resp_headers = dict(resp.headers)
             except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
                 connect = isinstance(exc, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError))
-                err = _transport_error(exc, method, url, connect_phase=connect)
-                if not idempotent and err.request_may_have_been_processed:
-                    err.retryable = False
-                raise err from exc
+                raise _guard(_transport_error(exc, method, url, connect_phase=connect), idempotent) from exc
             if status >= 400:
-                err = self.map_error(method, url, status, resp_headers, raw[:ERROR_BODY_LIMIT].decode("utf-8", "replace"))
-                if not idempotent and err.request_may_have_been_processed:
-                    err.retryable = False
-                raise err
+                text = raw[:ERROR_BODY_LIMIT].decode("utf-8", "replace")
+                raise _guard(self.map_error(method, url, status, resp_headers, text), idempotent)
             try:
                 return _decode_json(method, url, raw)
             except MusicApiError as err:
-                if not idempotent:
-                    err.retryable = False
-                raise
+                raise _guard(err, idempotent) from None
 
         async with shared_client_session(settings.base_url) as session:
             async for try_ in settings.retry.async_retrying(f"{method} {_path_of(url)}", self.log):

@@ -11,7 +11,7 @@ from unittest import mock
 os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="music-airflow-home-"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
-import pytest  # noqa: E402
+import pytest
 
 #: A distinctive token: tests assert it never shows up in logs, exceptions or return values.
 SECRET_TOKEN = "tok-SECRET-5f1c9e2a-do-not-log"

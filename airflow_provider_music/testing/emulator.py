@@ -339,6 +339,13 @@ def create_app(state: EmulatorState | None = None) -> FastAPI:
         state.settings.update(values)
         return state.snapshot()
 
+    @app.post("/_emulator/sink")
+    async def sink(request: Request) -> dict[str, Any]:
+        """Stream any body to disk and report its size and digest (upload tests and benchmarks)."""
+        spooled = await state.spool_request_body(request)
+        os.unlink(spooled.path)
+        return {"size": spooled.size, "sha256": spooled.sha256, "content_type": spooled.content_type}
+
     @app.get("/_emulator/health")
     def health() -> dict[str, str]:
         return {"status": "ok"}

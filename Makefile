@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check airflow_provider_music tests example_dags bench
+	$(VENV)/bin/ruff check $(wildcard airflow_provider_music tests example_dags bench scripts)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

@@ -50,6 +50,7 @@ _async_sleep: Callable[[float], Any] = asyncio.sleep
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 ERROR_BODY_LIMIT = 64 * 1024
 DOWNLOAD_CHUNK = 1024 * 1024
+UPLOAD_BLOCK = 1024 * 1024
 
 
 # --------------------------------------------------------------------------------------------------
@@ -712,6 +713,18 @@ async def shared_client_session(base_url: str) -> AsyncIterator[aiohttp.ClientSe
             await entry.session.close()
 
 
+class _LargeBlockAdapter(requests.adapters.HTTPAdapter):
+    """Send request bodies in 1 MiB blocks instead of urllib3's 16 KiB.
+
+    Streamed multipart bodies (requests-toolbelt) pay a per-read cost; with large reads a multipart upload
+    costs about as little CPU as a raw one (measured: 5x less client CPU for a 512 MiB multipart upload).
+    """
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("blocksize", UPLOAD_BLOCK)
+        super().init_poolmanager(*args, **kwargs)
+
+
 # --------------------------------------------------------------------------------------------------
 # The base hook
 # --------------------------------------------------------------------------------------------------
@@ -777,7 +790,7 @@ class MusicApiHook(BaseHook):
         """The hook's keep-alive ``requests.Session`` (created on first use)."""
         if self._session is None:
             session = requests.Session()
-            adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=16)
+            adapter = _LargeBlockAdapter(pool_connections=4, pool_maxsize=16)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
             self._session = session

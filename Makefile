@@ -11,7 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade "pip>=24"
-	$(PY) -m pip install -q -c constraints.txt -e ".[dev,testing]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[dev,testing,fingerprint]"
 	@touch $(STAMP)
 
 install: $(STAMP)

@@ -801,6 +801,49 @@ class MusicApiHook(BaseHook):
             self._session.close()
             self._session = None
 
+    # ---- connection form ----------------------------------------------------------------------
+    @classmethod
+    def connection_type_info(cls) -> dict[str, Any]:
+        """This hook's ``connection-types`` entry of ``get_provider_info()`` (the form's one source)."""
+        from airflow_provider_music.get_provider_info import get_provider_info
+
+        for entry in get_provider_info().get("connection-types", []):
+            if entry["connection-type"] == cls.conn_type:
+                return entry
+        return {}
+
+    @classmethod
+    def get_connection_form_widgets(cls) -> dict[str, Any]:
+        """Connection form for Airflow 3.0/3.1, built from ``conn-fields`` (3.2+ reads those directly)."""
+        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
+        from flask_babel import lazy_gettext
+        from wtforms import BooleanField, IntegerField, PasswordField, StringField
+
+        widgets: dict[str, Any] = {}
+        for name, spec in cls.connection_type_info().get("conn-fields", {}).items():
+            schema = spec.get("schema", {})
+            kinds = schema.get("type") if isinstance(schema.get("type"), list) else [schema.get("type")]
+            label = lazy_gettext(spec.get("label", name))
+            if schema.get("format") == "password":
+                widgets[name] = PasswordField(label, widget=BS3PasswordFieldWidget())
+            elif "boolean" in kinds:
+                widgets[name] = BooleanField(label)
+            elif "integer" in kinds:
+                widgets[name] = IntegerField(label, widget=BS3TextFieldWidget())
+            else:
+                widgets[name] = StringField(label, widget=BS3TextFieldWidget())
+        return widgets
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """Hidden, relabelled and placeholder fields, from ``ui-field-behaviour`` in provider info."""
+        behaviour = cls.connection_type_info().get("ui-field-behaviour", {})
+        return {
+            "hidden_fields": list(behaviour.get("hidden-fields", [])),
+            "relabeling": dict(behaviour.get("relabeling", {})),
+            "placeholders": dict(behaviour.get("placeholders", {})),
+        }
+
     def auth_headers(self, settings: ApiSettings) -> dict[str, str]:
         return {"Authorization": f"Bearer {settings.token}"}
 

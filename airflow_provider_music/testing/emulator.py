@@ -65,6 +65,8 @@ class FaultRule:
     :param retry_after: value of the ``Retry-After`` header to send.
     :param latency: seconds to wait before answering (or before calling the API).
     :param drop: send headers and part of a body, then close the connection.
+    :param after: apply ``status``/``drop`` AFTER the API processed the request (the work is done, the answer
+        is lost) - what a client sees when a create succeeded but the response never arrived.
     :param body: body to send with ``status`` (default: a JSON error in the API's style).
     :param content_type: content type of ``body``.
     """
@@ -77,6 +79,7 @@ class FaultRule:
     retry_after: str | None = None
     latency: float = 0.0
     drop: bool = False
+    after: bool = False
     body: str | None = None
     content_type: str = "application/json"
     hits: int = 0
@@ -275,23 +278,38 @@ class FaultAndCountMiddleware:
         if rule is not None:
             if rule.latency:
                 await asyncio.sleep(rule.latency)
-            if rule.drop:
+            if rule.after and (rule.drop or rule.status is not None):
+
+                async def swallow(message: dict[str, Any]) -> None:  # the API's real answer is lost
+                    return None
+
+                await self.app(scope, receive, swallow)
+                self._count_route(scope, method)
+                await self._fault_response(rule, send)
+                return
+            if rule.drop or rule.status is not None:
                 await _drain(receive)
-                await send({"type": "http.response.start", "status": 200,
-                            "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
-                await send({"type": "http.response.body", "body": b'{"partial": "', "more_body": True})
-                return  # the server closes the connection: the client sees a truncated body
-            if rule.status is not None:
-                await _drain(receive)
-                body = (rule.body if rule.body is not None else json.dumps(
-                    {"error": f"Injected fault {rule.status}", "code": rule.status})).encode()
-                headers = [(b"content-type", rule.content_type.encode()), (b"content-length", str(len(body)).encode())]
-                if rule.retry_after is not None:
-                    headers.append((b"retry-after", str(rule.retry_after).encode()))
-                await send({"type": "http.response.start", "status": rule.status, "headers": headers})
-                await send({"type": "http.response.body", "body": body})
+                await self._fault_response(rule, send)
                 return
         await self.app(scope, receive, send)
+        self._count_route(scope, method)
+
+    async def _fault_response(self, rule: FaultRule, send: Any) -> None:
+        if rule.drop:
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
+            await send({"type": "http.response.body", "body": b'{"partial": "', "more_body": True})
+            return  # the server closes the connection: the client sees a truncated body
+        status = rule.status or 500
+        body = (rule.body if rule.body is not None else json.dumps(
+            {"error": f"Injected fault {status}", "code": status})).encode()
+        headers = [(b"content-type", rule.content_type.encode()), (b"content-length", str(len(body)).encode())]
+        if rule.retry_after is not None:
+            headers.append((b"retry-after", str(rule.retry_after).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    def _count_route(self, scope: dict[str, Any], method: str) -> None:
         route = scope.get("route")
         template = getattr(route, "path", None)
         if template:

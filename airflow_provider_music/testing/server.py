@@ -87,7 +87,7 @@ class EmulatorServer:
         return self.state.count(method, path_or_route)
 
     # ---- connections --------------------------------------------------------------------
-    def connection(self, api: str, *, token: str | None = None, **extra: Any) -> str:
+    def connection(self, api: str, /, *, token: str | None = None, **extra: Any) -> str:
         """``AIRFLOW_CONN_*`` JSON for a connection of type ``api`` pointing at this emulator."""
         merged = {**default_connection_extras(api, self.url), **extra}
         return connection_json(api, self.url, token=token or self.token, extra=merged)

@@ -94,3 +94,14 @@ def test_cli_serves_on_loopback():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_after_fault_processes_then_loses_the_answer(music_emulator):
+    """after=True: the route runs (work done, route counted), then the client gets the fault instead."""
+    music_emulator.add_fault(path="^/frame/x$", status=502, after=True, times=1)
+    r = requests.get(music_emulator.url + "/frame/x")
+    assert r.status_code == 502  # the frame's real answer (404) was swallowed and replaced
+    assert music_emulator.count("GET", "/frame/x") == 1
+    music_emulator.add_fault(path="^/frame/y$", drop=True, after=True, times=1)
+    with pytest.raises(requests.exceptions.RequestException):
+        requests.get(music_emulator.url + "/frame/y")

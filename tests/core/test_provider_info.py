@@ -59,3 +59,28 @@ def test_airflow_discovers_the_provider(tmp_path):
                          capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "airflow-provider-music" in out.stdout
+
+
+def test_legacy_connection_form_is_derived_from_provider_info():
+    """Airflow 3.0/3.1 call get_connection_form_widgets with wtforms/FAB mocked; 3.2+ read conn-fields."""
+    from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+
+    hooks, widgets, behaviours = HookMetaService._get_hooks_with_mocked_fab()
+    info = get_provider_info()
+    for conn in info["connection-types"]:
+        hook = _import_string(conn["hook-class-name"])
+        behaviour = hook.get_ui_field_behaviour()
+        assert behaviour["hidden_fields"] == conn["ui-field-behaviour"]["hidden-fields"]
+        assert "password" in behaviour["relabeling"]
+        assert {"timeout", "connect_timeout", "retry_limit", "retry_total_timeout"} <= set(conn["conn-fields"])
+
+
+def test_legacy_widget_methods_run_under_airflow_mocks(monkeypatch):
+    import sys
+    from unittest import mock
+
+    for name in ("wtforms", "flask_babel", "flask_appbuilder", "flask_appbuilder.fieldwidgets"):
+        monkeypatch.setitem(sys.modules, name, mock.MagicMock())
+    for conn in get_provider_info()["connection-types"]:
+        hook = _import_string(conn["hook-class-name"])
+        assert set(hook.get_connection_form_widgets()) == set(conn["conn-fields"])

@@ -1,0 +1,42 @@
+"""Sensor waiting for AudioShake jobs (legacy Jobs API) or a task (Tasks API)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow_provider_music.core import InvalidInputError
+from airflow_provider_music.hooks.audioshake import AudioShakeHook, normalise_ids
+from airflow_provider_music.sensors.base import MusicJobSensor
+from airflow_provider_music.triggers.audioshake import AudioShakeJobTrigger
+
+
+class AudioShakeJobSensor(MusicJobSensor):
+    """Wait until AudioShake jobs or a task are completed; any failure fails the task with AudioShake's message.
+
+    Give exactly one of ``job_ids`` (legacy Jobs API: an id, a list of ids, a ``{stem: job_id}`` dict, or the
+    same as a JSON / comma-separated string, e.g. pulled from XCom) or ``audioshake_task_id`` (Tasks API: every
+    target of the task must complete). Works in ``poke``, ``reschedule`` and deferrable mode. On success the
+    XCom return value is ``{"items": {label: {"id", "state", "message"}}}``.
+
+    :param job_ids: legacy job ids to wait for.
+    :param audioshake_task_id: Tasks API task id to wait for (``task_id`` is the Airflow task's own id).
+    """
+
+    hook_class = AudioShakeHook
+    trigger_class = AudioShakeJobTrigger
+    status_method = "separation_status"
+    template_fields: Sequence[str] = ("job_ids", "audioshake_task_id", "conn_id")
+    ui_color = "#f2e6ff"
+
+    def __init__(self, *, job_ids: Any = None, audioshake_task_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.job_ids = job_ids
+        self.audioshake_task_id = audioshake_task_id
+
+    def target(self) -> dict[str, Any]:
+        jobs = normalise_ids(self.job_ids, argument="job_ids")
+        tasks = normalise_ids(self.audioshake_task_id, argument="audioshake_task_id")
+        if bool(jobs) == bool(tasks):
+            raise InvalidInputError("AudioShakeJobSensor needs exactly one of job_ids or audioshake_task_id")
+        return {"jobs": jobs or None, "tasks": list(tasks.values()) or None, "wait_all": False}

@@ -582,6 +582,24 @@ def _file_object_source(fobj: Any, argument: str, allow_empty: bool) -> UploadSo
     return UploadSource(name=name, size=size, _opener=reopen, reopenable=False)
 
 
+def safe_file_name(name: Any, fallback: str = "file", *, max_length: int = 200) -> str:
+    """Reduce a name from an API or a user to one safe path component.
+
+    Keeps the last path segment only (``../../x.wav`` -> ``x.wav``, ``C:\\a\\b`` -> ``b``), drops NUL,
+    control and reserved characters and leading dots, caps the length (keeping the extension) and falls
+    back to ``fallback`` when nothing is left. The result can never escape the folder it is joined to.
+    """
+    text = str(name or "").replace("\\", "/").split("/")[-1]
+    text = "".join(ch for ch in text if ch.isprintable() and ch not in '\x00:*?"<>|').strip().lstrip(".").strip()
+    if not text:
+        return fallback
+    if len(text) > max_length:
+        stem, dot, ext = text.rpartition(".")
+        keep = ext if dot and len(ext) <= 10 else ""
+        text = (stem if keep else text)[: max_length - len(keep) - 1] + (f".{keep}" if keep else "")
+    return text
+
+
 def ensure_writable_destination(destination: Any, *, argument: str = "destination") -> ObjectStoragePath:
     """Normalise a destination folder/file and fail early when it cannot be written."""
     path = to_storage_path(destination)

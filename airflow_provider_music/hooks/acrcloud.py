@@ -36,6 +36,7 @@ from airflow_provider_music.core import (
     clean_params,
     redact_url,
     resolve_source,
+    safe_file_name,
 )
 
 FILE_DATA_TYPES = ("audio", "fingerprint", "audio_url", "acrid")
@@ -479,7 +480,7 @@ class AcrCloudHook(MusicApiHook):
             content_type = "application/octet-stream" if data_type == "fingerprint" else _audio_content_type(upload.name)
             body = self.upload_multipart(
                 "POST", path, fields=fields, file_field="file", source=upload,
-                filename=_safe_filename(filename or upload.name), content_type=content_type,
+                filename=safe_file_name(filename or upload.name, "upload"), content_type=content_type,
             )
         else:
             if source is not None:
@@ -761,7 +762,7 @@ class AcrCloudHook(MusicApiHook):
                 fields["name"] = name
             body = self.upload_multipart(
                 "POST", path, fields=fields, file_field="file", source=upload,
-                filename=_safe_filename(upload.name), content_type=_audio_content_type(upload.name),
+                filename=safe_file_name(upload.name, "upload"), content_type=_audio_content_type(upload.name),
             )
         else:
             if source is not None:
@@ -879,7 +880,7 @@ class AcrCloudHook(MusicApiHook):
         def body() -> Iterator[tuple[Any, Mapping[str, str]]]:
             with upload.open() as fobj:
                 encoder = MultipartEncoder(
-                    fields={**fields, "sample": (_safe_filename(upload.name), fobj, "application/octet-stream")}
+                    fields={**fields, "sample": (safe_file_name(upload.name, "upload"), fobj, "application/octet-stream")}
                 )
                 yield encoder, {"Content-Type": encoder.content_type, "Content-Length": str(encoder.len)}
 
@@ -927,12 +928,6 @@ def _audio_content_type(name: str) -> str:
         ".ogg": "audio/ogg",
         ".mp4": "video/mp4",
     }.get(ext, "application/octet-stream")
-
-
-def _safe_filename(name: str | None) -> str:
-    """A file name for multipart: basename only, no NUL or path separators."""
-    base = os.path.basename(str(name or "upload").replace("\\", "/")).replace("\x00", "")
-    return base if base not in ("", ".", "..") else "upload"
 
 
 __all__ = [

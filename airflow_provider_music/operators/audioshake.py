@@ -34,6 +34,7 @@ from airflow_provider_music.core import (
     ensure_writable_destination,
     redact_url,
     resolve_source,
+    safe_file_name,
     to_storage_path,
     wait_for,
 )
@@ -77,19 +78,10 @@ def classify_source(source: Any) -> tuple[str, Any]:
     return "file", text
 
 
-def safe_filename(name: Any, fallback: str) -> str:
-    """A file name from the API reduced to one safe path component (no ``..``, separators, NUL, control chars)."""
-    text = str(name or "").replace("\\", "/").split("/")[-1]
-    text = "".join(ch for ch in text if ch.isprintable() and ch not in '\x00:*?"<>|').strip().lstrip(".").strip()
-    if not text or text in (".", ".."):
-        text = fallback
-    return text[:200]
-
-
 def source_label(kind: str, value: Any, explicit: str | None = None) -> str:
     """The folder name of a source's outputs: file stem, URL file stem or asset id."""
     if explicit:
-        return safe_filename(explicit, "source")
+        return safe_file_name(explicit, "source")
     if kind == "url":
         raw = PurePosixPath(urlsplit(value).path).name
     elif kind == "asset":
@@ -99,7 +91,7 @@ def source_label(kind: str, value: Any, explicit: str | None = None) -> str:
     else:  # ObjectStoragePath or a binary file object
         raw = getattr(value, "name", "") or ""
     stem = os.path.splitext(os.path.basename(str(raw or "")))[0]
-    return safe_filename(stem, "source")
+    return safe_file_name(stem, "source")
 
 
 def _as_list(value: Any, argument: str) -> list[str]:
@@ -541,9 +533,9 @@ class AudioShakeStemSeparationOperator(ResumableJobMixin, BaseOperator):
                 continue
             paths, saved = [], []
             for item in items:
-                name = safe_filename(item.get("name"), fallback)
+                name = safe_file_name(item.get("name"), fallback)
                 if name in used:
-                    name = safe_filename(f"{stem}_{name}", fallback)
+                    name = safe_file_name(f"{stem}_{name}", fallback)
                 n = 1
                 while name in used:
                     base, ext = os.path.splitext(name)

@@ -23,7 +23,6 @@ from airflow_provider_music.operators.audioshake import (
     AudioShakeStemSeparationOperator,
     AudioShakeUploadOperator,
     classify_source,
-    safe_filename,
     source_label,
 )
 from tests.conftest import SECRET_TOKEN, FakeTaskStateStore
@@ -82,25 +81,6 @@ def op(tmp_path, source, **kwargs) -> AudioShakeStemSeparationOperator:
 
 
 # ---- helpers --------------------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("name", "expected"),
-    [
-        ("../../x.wav", "x.wav"),
-        ("/etc/passwd", "passwd"),
-        ("..\\..\\evil.wav", "evil.wav"),
-        ("..", "vocals.wav"),
-        ("", "vocals.wav"),
-        (None, "vocals.wav"),
-        ("a\x00b.wav", "ab.wav"),
-        (".hidden.wav", "hidden.wav"),
-        ("C:\\temp\\y.wav", "y.wav"),
-        ("ok name.wav", "ok name.wav"),
-    ],
-)
-def test_safe_filename(name, expected):
-    assert safe_filename(name, "vocals.wav") == expected
-
-
 @pytest.mark.parametrize(
     ("source", "kind"),
     [

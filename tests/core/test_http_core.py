@@ -322,6 +322,31 @@ def test_resolve_source_object_storage_and_file_object(tmp_path):
         assert fh.read() == b"cdef"
 
 
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("../../x.wav", "x.wav"),
+        ("/etc/passwd", "passwd"),
+        ("..\\..\\evil.wav", "evil.wav"),
+        ("..", "vocals.wav"),
+        ("", "vocals.wav"),
+        (None, "vocals.wav"),
+        ("a\x00b.wav", "ab.wav"),
+        (".hidden.wav", "hidden.wav"),
+        ("C:\\temp\\y.wav", "y.wav"),
+        ("ok name.wav", "ok name.wav"),
+    ],
+)
+def test_safe_file_name(name, expected):
+    assert core.safe_file_name(name, "vocals.wav") == expected
+
+
+def test_safe_file_name_caps_length_and_keeps_extension():
+    name = core.safe_file_name("x" * 500 + ".wav")
+    assert len(name) == 200 and name.endswith(".wav")
+
+
+
 def test_ensure_writable_destination(tmp_path):
     assert core.ensure_writable_destination(tmp_path / "new" / "dir").path.endswith("new/dir")
     blocker = tmp_path / "file"

@@ -31,9 +31,7 @@ emulator: $(STAMP)
 	$(PY) -m airflow_provider_music.testing.emulator --host 127.0.0.1 --port 8080
 
 demo: $(STAMP)
-	@if [ -x scripts/demo.sh ]; then scripts/demo.sh; else \
-	  echo "make demo: the end-to-end example DAGs are not built yet (issue: Example DAGs, make demo)."; \
-	  echo "What works today: 'make test' and 'make emulator'."; exit 1; fi
+	$(PY) scripts/demo.py
 
 bench: $(STAMP)
 	@if ls bench/bench_*.py >/dev/null 2>&1; then for b in bench/bench_*.py; do $(PY) $$b || exit 1; done; else \

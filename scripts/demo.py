@@ -22,10 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / ".demo"
-DAGS = (
-    ("example_music_pipeline", "music"),
-    ("example_nightly_catalog_fingerprint", "catalog"),
-)
+DAGS = ("example_music_pipeline", "example_nightly_catalog_fingerprint")
 
 
 def make_catalog(folder: Path, count: int = 12) -> list[Path]:
@@ -83,7 +80,7 @@ def main() -> int:
     output = DEMO / "output"
     shutil.rmtree(output, ignore_errors=True)
     catalog = DEMO / "catalog"
-    make_catalog(catalog)
+    tracks = make_catalog(catalog)
     home = AirflowHome(DEMO / "airflow-home", dags_folder=ROOT / "example_dags")
     print("== preparing the Airflow home (SQLite) ...", flush=True)
     home.migrate()
@@ -96,9 +93,13 @@ def main() -> int:
     env["AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE"] = "True"
     results = []
     try:
-        for dag_id, _ in DAGS:
+        confs = {
+            "example_music_pipeline": {"output_dir": str(output), "reference_track": str(tracks[0])},
+            "example_nightly_catalog_fingerprint": {"output_dir": str(output), "catalog_dir": str(catalog)},
+        }
+        for dag_id in DAGS:
             print(f"== airflow dags test {dag_id}", flush=True)
-            conf = {"output_dir": str(output), "catalog_dir": str(catalog)}
+            conf = confs[dag_id]
             result = home.dags_test(dag_id, env=env, conf=conf)
             results.append(result)
             log = DEMO / f"{dag_id}.log"
@@ -115,6 +116,9 @@ def main() -> int:
         total += path.stat().st_size
         print(f"   {human(path.stat().st_size):>9}  {path.relative_to(ROOT)}")
     print(f"   {human(total):>9}  total, in {output.relative_to(ROOT)}/")
+    for report in output.rglob("sync-report.json"):
+        counts = json.loads(report.read_text()).get("counts", {})
+        print("\n== catalog sync report: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     ok = all(r.ok for r in results)
     print(f"\n== demo {'succeeded' if ok else 'FAILED'} in {time.monotonic() - started:.0f} s")
     return 0 if ok else 1

@@ -214,8 +214,8 @@ class RiffusionComposeOperator(ResumableJobMixin, BaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        "prompt", "prompts", "lyrics", "title", "audio_upload_id", "image_id", "user_id", "reply_url",
-        "reply_ref", "conn_id",
+        "prompt", "prompts", "instrumental", "lyrics", "title", "lyrics_strength", "lyrics_weirdness",
+        "audio_upload_id", "image_id", "model", "user_id", "reply_url", "reply_ref", "max_jobs", "conn_id",
     )
     template_fields_renderers = {"prompts": "json"}
     operator_extra_links = (RiffusionSongLink(),)

@@ -82,6 +82,12 @@ class MusicPollTrigger(BaseTrigger):
         )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
+        # Poll to the end first, then yield once with nothing left to clean up: whoever consumes the
+        # generator (the triggerer, or `dags test` inline) may close it right after the first event.
+        event = await self._wait()
+        yield event
+
+    async def _wait(self) -> TriggerEvent:
         hook = self._hook()
         describe = f"{type(self).__name__}({self.target})"
         try:
@@ -95,19 +101,20 @@ class MusicPollTrigger(BaseTrigger):
                             raise
                         self.log.warning("Polling %s failed, will poll again: %s", describe, exc)
                     if result is not None and result.done:
-                        yield self._event(result.state, result.message, result.payload)
-                        return
+                        return self._event(result.state, result.message, result.payload)
                     now = time.time()
                     if self.deadline is not None and now >= self.deadline:
                         last = f" (last state: {result.message or result.state})" if result else ""
-                        yield self._event("timeout", f"Timed out waiting for {describe}{last}")
-                        return
+                        return self._event("timeout", f"Timed out waiting for {describe}{last}")
                     pause = self.poll_interval
                     if self.deadline is not None:
                         pause = max(0.0, min(pause, self.deadline - now))
                     await asyncio.sleep(pause)
         except Exception as exc:  # an error event, never an exception that kills the triggerer task
-            yield self._event("error", f"{type(exc).__name__}: {exc}")
+            event = self._event("error", f"{type(exc).__name__}: {exc}")
+            if isinstance(exc, MusicApiError):  # the worker re-raises the same class (e.g. no-retry errors)
+                event.payload["error_class"] = f"{type(exc).__module__}.{type(exc).__qualname__}"
+            return event
 
     async def on_kill(self) -> None:
         """Called (Airflow 3.3+) only when a user kills the deferred task - never on triggerer restart."""
@@ -142,7 +149,21 @@ def validate_event(event: Any, *, describe: str) -> dict[str, Any]:
         raise JobFailedError(f"{describe} failed: {message}", details=event.get("payload"))
     if status == "timeout":
         raise JobTimeoutError(f"{describe}: {message}")
-    raise MusicApiError(f"{describe}: {message}")
+    raise _error_class(event.get("error_class"))(f"{describe}: {message}")
+
+
+def _error_class(name: Any) -> type[MusicApiError]:
+    """The provider's error class named in an error event (so 596, 401... stay non-retryable after deferral)."""
+    if not isinstance(name, str) or not name.startswith("airflow_provider_music."):
+        return MusicApiError
+    import importlib
+
+    module, _, qualname = name.rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module), qualname, None)
+    except ImportError:
+        return MusicApiError
+    return found if isinstance(found, type) and issubclass(found, MusicApiError) else MusicApiError
 
 
 def deadline_after(timeout: float | None) -> float | None:

@@ -33,6 +33,7 @@ from airflow_provider_music.core import (
     RateLimitError,
     ServerError,
     ValidationError,
+    check_audio_content,
     clean_params,
     redact_url,
     resolve_source,
@@ -152,7 +153,9 @@ def check_user_defined(user_defined: Any, *, argument: str = "user_defined") -> 
         try:
             user_defined = json.loads(user_defined)
         except ValueError:
-            raise InvalidInputError(f"{argument}: not valid JSON text") from None
+            raise InvalidInputError(
+                f"{argument}: not valid JSON text; give a dict or a JSON object string such as '{{\"isrc\": \"...\"}}'"
+            ) from None
     if not isinstance(user_defined, dict):
         raise InvalidInputError(f"{argument} must be a dict (JSON object), got {type(user_defined).__name__}")
     try:
@@ -472,6 +475,8 @@ class AcrCloudHook(MusicApiHook):
             if url is not None or acrid is not None:
                 raise InvalidInputError(f"data_type={data_type!r} uploads a file: do not pass url or acrid")
             upload = resolve_source(source, argument="source")
+            if data_type == "audio":
+                check_audio_content(upload)
             fields = {"data_type": data_type}
             if title is not None:
                 fields["title"] = title
@@ -673,13 +678,19 @@ class AcrCloudHook(MusicApiHook):
         return parse_files_status(records, requested, bucket_id=int(bucket), fail_fast=fail_fast)
 
     async def afiles_status(self, bucket_id: Any, ids: Any, fail_fast: bool = True) -> PollResult:
+        """Async twin of :meth:`files_status`. Polls of many triggers in one event loop (the triggerer)
+        for the same bucket are coalesced into shared ``GET files/:ids`` requests of up to 100 ids."""
         bucket = _bucket_path(bucket_id)
         requested = split_ids(ids)
+        records = await _FILE_POLL_BATCHER.fetch(self, bucket, requested)
+        return parse_files_status(records, requested, bucket_id=int(bucket), fail_fast=fail_fast)
+
+    async def _aget_files(self, bucket: str, ids: list[str]) -> list[dict[str, Any]]:
         records: list[dict[str, Any]] = []
-        for batch in chunked(requested, IDS_PER_REQUEST):
+        for batch in chunked(ids, IDS_PER_REQUEST):
             body = await self.arequest_json("GET", f"buckets/{bucket}/files/{','.join(batch)}")
             records.extend(data_list(body))
-        return parse_files_status(records, requested, bucket_id=int(bucket), fail_fast=fail_fast)
+        return records
 
     # ---- file scanning: containers --------------------------------------------------------------
     def list_fs_containers(
@@ -757,6 +768,8 @@ class AcrCloudHook(MusicApiHook):
             if url is not None:
                 raise InvalidInputError(f"data_type={data_type!r} uploads a file: do not pass url")
             upload = resolve_source(source, argument="source")
+            if data_type == "audio":
+                check_audio_content(upload)
             fields = {"data_type": data_type}
             if name:
                 fields["name"] = name
@@ -892,6 +905,77 @@ class AcrCloudHook(MusicApiHook):
             return check_identify_status(answer)
 
         return self.request("POST", url, body=body, handler=handler, idempotent=upload.reopenable)
+
+
+class _FilePollBatcher:
+    """Coalesce concurrent ``afiles_status`` polls of one event loop into shared ``GET files/:ids`` calls.
+
+    Thousands of deferred tasks waiting for one file each would otherwise make one request per file per
+    poll. A poll waits at most ``window`` seconds for others on the same connection and bucket, then one
+    request per 100 distinct ids answers all of them. A batch answered 404 (one bad id may spoil the
+    request) is retried id-set by id-set, so one waiter's bad id never fails the others.
+    """
+
+    window = 0.1
+
+    def __init__(self) -> None:
+        import weakref
+
+        self._pending: weakref.WeakKeyDictionary[Any, dict[tuple[str, str], list[Any]]] = weakref.WeakKeyDictionary()
+
+    async def fetch(self, hook: AcrCloudHook, bucket: str, ids: list[str]) -> list[dict[str, Any]]:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        per_loop = self._pending.setdefault(loop, {})
+        key = (hook.conn_id, bucket)
+        future: asyncio.Future[list[dict[str, Any]]] = loop.create_future()
+        waiters = per_loop.get(key)
+        if waiters is None:
+            waiters = per_loop[key] = []
+            loop.call_later(self.window, lambda: asyncio.ensure_future(self._flush(loop, key)))
+        waiters.append((hook, ids, future))
+        if len({i for _, w, _ in waiters for i in w}) >= IDS_PER_REQUEST:
+            asyncio.ensure_future(self._flush(loop, key))
+        return await future
+
+    async def _flush(self, loop: Any, key: tuple[str, str]) -> None:
+        waiters = self._pending.get(loop, {}).pop(key, None)
+        if not waiters:
+            return
+        hook, bucket = waiters[0][0], key[1]
+        ids = list(dict.fromkeys(i for _, w, _ in waiters for i in w))
+        try:
+            records = await hook._aget_files(bucket, ids)
+        except NotFoundError as exc:
+            if len(waiters) == 1:
+                self._settle(waiters, exc=exc)
+                return
+            for one in waiters:
+                try:
+                    self._settle([one], records=await one[0]._aget_files(bucket, one[1]))
+                except Exception as err:
+                    self._settle([one], exc=err)
+            return
+        except BaseException as exc:
+            self._settle(waiters, exc=exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        self._settle(waiters, records=records)
+
+    @staticmethod
+    def _settle(waiters: list[Any], *, records: list[dict[str, Any]] | None = None, exc: BaseException | None = None) -> None:
+        for _, _, future in waiters:
+            if future.done():
+                continue
+            if exc is not None:
+                future.set_exception(exc)
+            else:
+                future.set_result(list(records or []))
+
+
+_FILE_POLL_BATCHER = _FilePollBatcher()
 
 
 def check_identify_status(answer: Any) -> dict[str, Any]:

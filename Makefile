@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: test lint typecheck pytest demo bench emulator clean
+.PHONY: test test-deployment lint typecheck pytest demo bench emulator clean install
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ pytest: $(STAMP)
 	AIRFLOW_HOME=$(CURDIR)/.airflow-home/test $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# A real Airflow deployment (api-server, scheduler, dag-processor, triggerer) under faults; a few minutes.
+test-deployment: $(STAMP)
+	AIRFLOW_HOME=$(CURDIR)/.airflow-home/deployment $(PY) -m pytest -q -p no:cacheprovider -o addopts="" tests/deployment $(PYTEST_ARGS)
 
 emulator: $(STAMP)
 	$(PY) -m airflow_provider_music.testing.emulator --host 127.0.0.1 --port 8080

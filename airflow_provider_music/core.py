@@ -524,6 +524,10 @@ def resolve_source(source: Source, *, argument: str = "source", allow_empty: boo
     """Validate an upload source before any network call: exists, is a file, readable, not empty."""
     if source is None or source == "":
         raise InvalidInputError(f"{argument} is required: give a local path, an ObjectStoragePath or a file object")
+    if isinstance(source, UploadSource):  # already resolved (e.g. bytes read once and kept in memory)
+        if source.size == 0 and not allow_empty:
+            raise InvalidInputError(f"{argument}: {source.name} is empty")
+        return source
     if hasattr(source, "read") and not isinstance(source, (str, os.PathLike)) and not hasattr(source, "fs"):
         return _file_object_source(source, argument, allow_empty)
     if isinstance(source, (str, os.PathLike)) and "://" not in os.fspath(source):

@@ -32,6 +32,7 @@ from airflow_provider_music.core import (
     MusicApiHook,
     NotFoundError,
     PollResult,
+    check_audio_content,
     error_from_response,
     redact_url,
     resolve_source,
@@ -672,6 +673,7 @@ class AudioShakeHook(MusicApiHook):
     # ---- internals --------------------------------------------------------------------------
     def _upload(self, source: Any, path: str, filename: str | None) -> dict[str, Any]:
         upload = resolve_source(source)
+        check_audio_content(upload)
         name = filename or upload.name
         content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
         self.log.info("Uploading %s (%s bytes) to AudioShake", name, upload.size if upload.size is not None else "?")

@@ -32,6 +32,7 @@ from airflow_provider_music.core import (
     MusicApiHook,
     PollResult,
     ValidationError,
+    check_audio_content,
     error_from_response,
     redact_url,
     resolve_source,
@@ -114,7 +115,9 @@ def _check_id(name: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidInputError(f"{name} is required: give the id string returned by the API, got {value!r}")
     if any(c in value for c in "/?#&\x00") or len(value) > 256:
-        raise InvalidInputError(f"{name} is not a valid Riffusion id: {value!r}")
+        raise InvalidInputError(
+            f"{name} is not a valid Riffusion id: {value!r} (at most 256 characters, without '/', '?', '#', '&' or NUL)"
+        )
     return value.strip()
 
 
@@ -335,7 +338,7 @@ def _parse_started(value: Any) -> float | None:
 
 def _safe_name(text: str, *, fallback: str = "song", limit: int = 80) -> str:
     """A file-name fragment: no separators, no dot-only names, no control characters."""
-    cleaned = re.sub(r"[^A-Za-z0-9._ -]+", "_", text or "").strip(" ._-")
+    cleaned = re.sub(r"\.{2,}", ".", re.sub(r"[^A-Za-z0-9._ -]+", "_", text or "")).strip(" ._-")
     cleaned = re.sub(r"\s+", "_", cleaned)[:limit].strip("._-")
     return cleaned or fallback
 
@@ -678,6 +681,7 @@ class RiffusionHook(MusicApiHook):
             raise InvalidInputError(
                 f"content_type must be one of {', '.join(ALLOWED_AUDIO_CONTENT_TYPES)}, got {content_type!r}"
             )
+        check_audio_content(src)
         name = file_name if file_name is not None else src.name
         name = _check_text("file_name", name, required=True, max_length=255) or ""
         stem, dot, suffix = name.rpartition(".")

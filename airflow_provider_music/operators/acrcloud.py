@@ -37,8 +37,10 @@ from airflow_provider_music.core import (
     JobFailedError,
     MusicApiError,
     PollResult,
+    check_audio_content,
     ensure_writable_destination,
     redact_url,
+    resolve_source,
     to_storage_path,
     wait_for,
 )
@@ -377,6 +379,36 @@ def _sha256_of(path: Any) -> str:
     return digest.hexdigest()
 
 
+#: Tracks up to this size are read ONCE per sync: hashed and uploaded from memory (peak memory of the
+#: uploads: ``concurrency`` x this). Larger tracks are hashed, then streamed (two reads of the track).
+SYNC_MEMORY_LIMIT = 32 * 1024 * 1024
+
+
+def _read_track(path: Any, limit: int = SYNC_MEMORY_LIMIT) -> tuple[str, bytes | None]:
+    """One read of a track: ``(sha256, bytes)``, or ``(sha256, None)`` when it is larger than ``limit``."""
+    digest = hashlib.sha256()
+    kept: list[bytes] | None = []
+    total = 0
+    with _open_track(path) as fh:
+        for chunk in iter(lambda: fh.read(1024 * 1024), b""):
+            digest.update(chunk)
+            total += len(chunk)
+            if kept is not None and total > limit:
+                kept = None  # too large to keep: hash only, the upload streams the file
+            elif kept is not None:
+                kept.append(chunk)
+    return digest.hexdigest(), (b"".join(kept) if kept is not None else None)
+
+
+def _memory_source(name: str, data: bytes) -> Any:
+    """An upload source over bytes already read (reopenable: each attempt starts at byte 0)."""
+    import io
+
+    from airflow_provider_music.core import UploadSource
+
+    return UploadSource(name=name, size=len(data), _opener=lambda: io.BytesIO(data))
+
+
 _FP_LOCK = threading.Lock()
 
 
@@ -654,6 +686,9 @@ class AcrCloudCatalogSyncOperator(_AcrCloudOperator):
                 and _same_mtime(r["user_defined"].get("catalog_mtime"), entry.mtime)
                 and r.get("state") != FILE_ERROR
             ]
+            if not current and records and not any(r["user_defined"].get("catalog_size") == entry.size for r in records):
+                uploads.append(_Task(entry, replaces=records))  # new size: changed for sure, no read to decide
+                continue
             if not current and records:
                 try:
                     entry.sha256 = _sha256_of(entry.path)
@@ -804,27 +839,37 @@ class AcrCloudCatalogSyncOperator(_AcrCloudOperator):
             yield entry.path.path
             return
         suffix = os.path.splitext(entry.rel)[1]
+        digest = hashlib.sha256()
         with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
             with _open_track(entry.path) as src:
                 for chunk in iter(lambda: src.read(1024 * 1024), b""):
+                    digest.update(chunk)
                     tmp.write(chunk)
             tmp.flush()
+            if entry.sha256 is None:
+                entry.sha256 = digest.hexdigest()
             yield tmp.name
 
     def _upload_one(
         self, bucket: str, entry: CatalogEntry, extractor: Callable[[str], bytes] | None
     ) -> tuple[dict[str, Any], int]:
-        if entry.sha256 is None:
-            entry.sha256 = _sha256_of(entry.path)
         title, user_defined = self._desired_metadata(entry)
-        user_defined = {**user_defined, **self._markers(entry)}
         if extractor is None:
-            record = self.hook.upload_file(bucket, data_type="audio", source=entry.path, title=title, user_defined=user_defined)
+            source: Any = entry.path
+            if entry.sha256 is None:  # a new track: read it once, hash it and send the same bytes
+                entry.sha256, data = _read_track(entry.path)
+                if data is not None:
+                    source = _memory_source(os.path.basename(entry.rel), data)
+            user_defined = {**user_defined, **self._markers(entry)}
+            record = self.hook.upload_file(bucket, data_type="audio", source=source, title=title, user_defined=user_defined)
             return record, entry.size
         import io
 
         with self._local_copy(entry) as local:
+            if entry.sha256 is None:  # remote tracks were hashed while copied
+                entry.sha256 = _sha256_of(entry.path)
             fp = extractor(local)
+        user_defined = {**user_defined, **self._markers(entry)}
         if not isinstance(fp, (bytes, bytearray)) or not fp:
             raise JobFailedError("the fingerprint extractor returned no bytes")
         source = io.BytesIO(bytes(fp))
@@ -1128,6 +1173,13 @@ class AcrCloudScanFileOperator(ResumableJobMixin, _AcrCloudOperator):
         if self.container_id is None and self.buckets is not None and not list(self.buckets):
             raise InvalidInputError("buckets must name at least one bucket id or name")
         _check_wait_args(self.poll_interval, self.timeout)
+        if self.data_type in ("audio", "fingerprint"):  # the file is checked before any request
+            source = self.source
+            if isinstance(source, str) and "://" in source:
+                source = to_storage_path(source, self.source_conn_id)
+            upload = resolve_source(source)
+            if self.data_type == "audio":
+                check_audio_content(upload)
 
     def _container(self) -> int:
         if self.container_id not in (None, ""):

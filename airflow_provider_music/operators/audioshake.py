@@ -9,6 +9,7 @@ failed stems are submitted again.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import re
@@ -31,6 +32,7 @@ from airflow_provider_music.core import (
     JobFailedError,
     MusicApiError,
     NotFoundError,
+    check_audio_content,
     ensure_writable_destination,
     redact_url,
     resolve_source,
@@ -59,6 +61,10 @@ if TYPE_CHECKING:
 LINK_XCOM_KEY = "audioshake_url"
 DEFAULT_STEMS = ("vocals", "drums", "bass", "other")
 _ASSET_ID = re.compile(r"[A-Za-z0-9_-]{8,30}")
+#: ``create_job`` keywords that ``job_options`` may set on the legacy Jobs API.
+_JOB_OPTIONS = frozenset(
+    name for name in inspect.signature(AudioShakeHook.build_job_body).parameters if name not in ("asset_id", "name", "format")
+)
 _AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".aif", ".aiff", ".m4a", ".mp4", ".mov", ".aac", ".ogg", ".json", ".txt")
 
 
@@ -246,9 +252,15 @@ class AudioShakeStemSeparationOperator(ResumableJobMixin, BaseOperator):
             raise InvalidInputError(f"residual must be true or false, got {self.residual!r}")
         if self.job_options is not None and not isinstance(self.job_options, dict):
             raise InvalidInputError(f"job_options must be a dict, got {type(self.job_options).__name__}")
+        if api == "jobs" and self.job_options:
+            unknown = sorted(set(self.job_options) - _JOB_OPTIONS)
+            if unknown:
+                raise InvalidInputError(
+                    f"job_options: unknown option(s) {unknown} for the legacy Jobs API; allowed: {sorted(_JOB_OPTIONS)}"
+                )
         self._kind, self._value = classify_source(self.source)
         if self._kind == "file":
-            resolve_source(self._value)
+            check_audio_content(resolve_source(self._value))
         elif self._kind == "url" and api == "tasks" and not self._value.startswith("https://"):
             raise InvalidInputError("source: the Tasks API only accepts public HTTPS URLs")
         dest = ensure_writable_destination(self.destination)

@@ -14,6 +14,7 @@ from airflow_provider_music.testing.emulator import (
     connection_json,
     create_app,
     default_connection_extras,
+    is_loopback,
 )
 
 APIS = ("riffusion", "acrcloud", "audioshake")
@@ -26,7 +27,19 @@ class EmulatorServer:
     ...     os.environ.update(emu.env())
     """
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, token: str = DEFAULT_TOKEN, **state_kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token: str = DEFAULT_TOKEN,
+        allow_remote: bool = False,
+        **state_kwargs: Any,
+    ) -> None:
+        if not is_loopback(host) and not allow_remote:
+            raise ValueError(
+                f"refusing to bind the emulator to non-loopback address {host!r}; pass allow_remote=True to do it anyway"
+            )
         self.host = host
         self.port = port
         self.token = token

@@ -349,7 +349,7 @@ def test_generate_lyrics_and_images(hook, requests_mock, tmp_path):
 def test_upload_audio_content_type_and_name(hook, requests_mock, tmp_path, ext, ctype):
     requests_mock.post(BASE + "music/upload-audio/", json={"job_id": "j1"})
     src = tmp_path / f"my-track.{ext}"
-    src.write_bytes(b"abc")
+    src.write_bytes(b"ID3abc")  # a .mp3 / .wav that is not audio is refused before the request
     upload = hook.upload_audio(src)
     assert upload["id"] == "j1" and upload["audio_upload_id"] == "j1"  # Feb 17 revision
     req = requests_mock.last_request
@@ -360,7 +360,7 @@ def test_upload_audio_later_revision(hook, requests_mock, tmp_path):
     requests_mock.post(BASE + "music/upload-audio/", json={
         "is_flagged": True, "id": "A:T", "transcription_job_id": "T", "audio_upload_id": "A"})
     src = tmp_path / "x.mp3"
-    src.write_bytes(b"abc")
+    src.write_bytes(b"ID3abc")
     upload = hook.upload_audio(src, file_name="nice name", user_id="u9")
     assert upload["id"] == "A:T" and upload["audio_upload_id"] == "A" and upload["is_flagged"] is True
     assert requests_mock.last_request.qs == {"file_name": ["nice name"], "user_id": ["u9"]}

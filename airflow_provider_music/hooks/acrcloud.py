@@ -340,7 +340,7 @@ class AcrCloudHook(MusicApiHook):
     ``fs_base_url`` (host of file-scanning files when it differs, e.g. ``https://api-eu-west-1.acrcloud.com/api``).
     """
 
-    conn_name_attr = "acrcloud_conn_id"
+    conn_name_attr = "conn_id"
     default_conn_name = "acrcloud_default"
     conn_type = "acrcloud"
     hook_name = "ACRCloud"

@@ -106,13 +106,13 @@ def _marker_for(context: Context) -> str:
 class _AcrCloudOperator(BaseOperator):
     """Common parts: the connection id and a cached hook."""
 
-    def __init__(self, *, acrcloud_conn_id: str = AcrCloudHook.default_conn_name, **kwargs: Any) -> None:
+    def __init__(self, *, conn_id: str = AcrCloudHook.default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.acrcloud_conn_id = acrcloud_conn_id
+        self.conn_id = conn_id
 
     @cached_property
     def hook(self) -> AcrCloudHook:
-        return AcrCloudHook(conn_id=self.acrcloud_conn_id)
+        return AcrCloudHook(conn_id=self.conn_id)
 
 
 def _check_wait_args(poll_interval: float, timeout: float | None) -> None:
@@ -293,7 +293,7 @@ class AcrCloudUploadFileOperator(ResumableJobMixin, _AcrCloudOperator):
             return self._finish(first)
         self.defer(
             trigger=AcrCloudFileStateTrigger(
-                conn_id=self.acrcloud_conn_id, target={"bucket_id": bucket, "ids": str(file_id)},
+                conn_id=self.conn_id, target={"bucket_id": bucket, "ids": str(file_id)},
                 poll_interval=self.poll_interval, deadline=deadline_after(self.timeout),
             ),
             method_name="execute_complete",
@@ -766,7 +766,7 @@ class AcrCloudCatalogSyncOperator(_AcrCloudOperator):
             if self.deferrable:
                 self.defer(
                     trigger=AcrCloudFileStateTrigger(
-                        conn_id=self.acrcloud_conn_id, target={"bucket_id": bucket, "ids": ids, "fail_fast": False},
+                        conn_id=self.conn_id, target={"bucket_id": bucket, "ids": ids, "fail_fast": False},
                         poll_interval=self.poll_interval, deadline=deadline_after(self.timeout),
                     ),
                     method_name="execute_complete",
@@ -1062,7 +1062,7 @@ class AcrCloudDumpBucketOperator(_AcrCloudOperator):
             if self.deferrable:
                 self.defer(
                     trigger=AcrCloudDumpTrigger(
-                        conn_id=self.acrcloud_conn_id, target={"bucket_id": bucket},
+                        conn_id=self.conn_id, target={"bucket_id": bucket},
                         poll_interval=self.poll_interval, deadline=deadline_after(self.timeout),
                     ),
                     method_name="execute_complete",
@@ -1284,7 +1284,7 @@ class AcrCloudScanFileOperator(ResumableJobMixin, _AcrCloudOperator):
             return self.get_job_result(external, context)
         self.defer(
             trigger=AcrCloudScanTrigger(
-                conn_id=self.acrcloud_conn_id,
+                conn_id=self.conn_id,
                 target={"container_id": str(external["container_id"]), "file_ids": str(external["file_id"])},
                 poll_interval=self.poll_interval, deadline=deadline_after(self.timeout),
             ),

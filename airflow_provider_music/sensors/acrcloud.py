@@ -19,7 +19,7 @@ class AcrCloudFileStateSensor(MusicJobSensor):
 
     :param bucket_id: the bucket (default: the connection's ``bucket_id`` extra).
     :param ids: file ids / acr_ids: an int, a string (comma-joined allowed) or a list (templated).
-    :param acrcloud_conn_id: Airflow connection id (default ``acrcloud_default``).
+    :param conn_id: Airflow connection id (default ``acrcloud_default``).
 
     Returns (XCom) ``{"bucket_id", "total", "ready", "processing", "failed", "files"}``.
     """
@@ -29,8 +29,8 @@ class AcrCloudFileStateSensor(MusicJobSensor):
     status_method = "files_status"
     template_fields: Sequence[str] = ("bucket_id", "ids")
 
-    def __init__(self, *, ids: Any, bucket_id: Any = None, acrcloud_conn_id: str | None = None, **kwargs: Any) -> None:
-        super().__init__(conn_id=acrcloud_conn_id, **kwargs)
+    def __init__(self, *, ids: Any, bucket_id: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.bucket_id = bucket_id
         self.ids = ids
 
@@ -49,8 +49,8 @@ class AcrCloudDumpSensor(MusicJobSensor):
     status_method = "dump_status"
     template_fields: Sequence[str] = ("bucket_id",)
 
-    def __init__(self, *, bucket_id: Any = None, acrcloud_conn_id: str | None = None, **kwargs: Any) -> None:
-        super().__init__(conn_id=acrcloud_conn_id, **kwargs)
+    def __init__(self, *, bucket_id: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.bucket_id = bucket_id
 
     def target(self) -> dict[str, Any]:
@@ -68,8 +68,8 @@ class AcrCloudScanSensor(MusicJobSensor):
     status_method = "fs_files_status"
     template_fields: Sequence[str] = ("container_id", "file_ids")
 
-    def __init__(self, *, container_id: Any, file_ids: Any, acrcloud_conn_id: str | None = None, **kwargs: Any) -> None:
-        super().__init__(conn_id=acrcloud_conn_id, **kwargs)
+    def __init__(self, *, container_id: Any, file_ids: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.container_id = container_id
         self.file_ids = file_ids
 

@@ -268,7 +268,7 @@ def test_destination_without_write_permission(music_emulator, make_context, tmp_
 CONNECTION_CASES = [
     ("riffusion", lambda cid, t: RiffusionComposeOperator(task_id="c", prompt="x", conn_id=cid)),
     ("acrcloud", lambda cid, t: AcrCloudUploadFileOperator(task_id="u", bucket_id=1, source=str(wav(t)),
-                                                          acrcloud_conn_id=cid)),
+                                                          conn_id=cid)),
     ("audioshake", lambda cid, t: AudioShakeStemSeparationOperator(task_id="s", source=ASSET, destination=str(t),
                                                                   conn_id=cid)),
 ]

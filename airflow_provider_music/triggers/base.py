@@ -92,6 +92,10 @@ class MusicPollTrigger(BaseTrigger):
         describe = f"{type(self).__name__}({self.target})"
         try:
             async with hook.async_session():
+                # The task polled just before deferring, so wait one interval first. This also keeps an event
+                # from firing before the scheduler has processed the deferral (an Airflow race seen with jobs
+                # that finish within a second: the scheduler then fails the re-queued task instance).
+                await asyncio.sleep(self._pause(time.time()))
                 while True:
                     result: PollResult | None = None
                     try:
@@ -106,15 +110,17 @@ class MusicPollTrigger(BaseTrigger):
                     if self.deadline is not None and now >= self.deadline:
                         last = f" (last state: {result.message or result.state})" if result else ""
                         return self._event("timeout", f"Timed out waiting for {describe}{last}")
-                    pause = self.poll_interval
-                    if self.deadline is not None:
-                        pause = max(0.0, min(pause, self.deadline - now))
-                    await asyncio.sleep(pause)
+                    await asyncio.sleep(self._pause(now))
         except Exception as exc:  # an error event, never an exception that kills the triggerer task
             event = self._event("error", f"{type(exc).__name__}: {exc}")
             if isinstance(exc, MusicApiError):  # the worker re-raises the same class (e.g. no-retry errors)
                 event.payload["error_class"] = f"{type(exc).__module__}.{type(exc).__qualname__}"
             return event
+
+    def _pause(self, now: float) -> float:
+        if self.deadline is None:
+            return self.poll_interval
+        return max(0.0, min(self.poll_interval, self.deadline - now))
 
     async def on_kill(self) -> None:
         """Called (Airflow 3.3+) only when a user kills the deferred task - never on triggerer restart."""

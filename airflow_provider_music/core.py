@@ -798,6 +798,62 @@ def _large_block_adapter(**kwargs: Any) -> requests.adapters.HTTPAdapter:
 _LARGE_BLOCK_ADAPTER: Any = None
 
 
+class _MultipartBody:
+    """A ``multipart/form-data`` body that streams its file part in large blocks.
+
+    The text fields and the file part's headers, then the file read straight from its handle (one copy
+    per block, as for a raw upload; never more than the announced size), then the closing boundary.
+    ``requests_toolbelt``'s ``MultipartEncoder`` copies every block through a ``BytesIO`` and stats the
+    file on each read (bench/bench_upload.py, 1 GiB: 1.4 s client CPU vs 0.4 s raw, 0.73-0.87x ``curl -F``)
+    and cannot send a file of unknown size.
+    """
+
+    def __init__(
+        self, fields: Mapping[str, str], file_field: str, filename: str, fobj: IO[bytes], size: int | None,
+        content_type: str,
+    ) -> None:
+        import io
+
+        from urllib3.fields import RequestField
+
+        boundary = uuid.uuid4().hex
+        self.content_type = f"multipart/form-data; boundary={boundary}"
+        head = bytearray()
+        for name, value in fields.items():
+            text = RequestField(name=name, data=value)
+            text.make_multipart()
+            head += f"--{boundary}\r\n{text.render_headers()}".encode() + value.encode() + b"\r\n"
+        part = RequestField(name=file_field, data=b"", filename=filename)
+        part.make_multipart(content_type=content_type)
+        head += f"--{boundary}\r\n{part.render_headers()}".encode()
+        tail = f"\r\n--{boundary}--\r\n".encode()
+        #: ``None`` when the file's size is unknown (a pipe): then sent chunked, as ``iter(body)``
+        self.len = None if size is None else len(head) + size + len(tail)
+        self._file_left = size
+        self._pieces: list[Any] = [io.BytesIO(bytes(head)), fobj, io.BytesIO(tail)]
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(lambda: self.read(UPLOAD_BLOCK), b"")
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            return b"".join(iter(lambda: self.read(UPLOAD_BLOCK), b""))
+        while self._pieces:
+            piece = self._pieces[0]
+            if len(self._pieces) == 2:  # the file: never more than the announced size
+                if self._file_left is None:
+                    chunk = piece.read(size)
+                else:
+                    chunk = piece.read(min(size, self._file_left)) if self._file_left else b""
+                    self._file_left -= len(chunk)
+            else:
+                chunk = piece.read(size)
+            if chunk:
+                return chunk
+            self._pieces.pop(0)
+        return b""
+
+
 # --------------------------------------------------------------------------------------------------
 # The base hook
 # --------------------------------------------------------------------------------------------------
@@ -1074,9 +1130,12 @@ class MusicApiHook(BaseHook):
                 yield encoder, {"Content-Type": encoder.content_type}
                 return
             with source.open() as fobj:
-                parts[file_field or "file"] = (filename or source.name, fobj, content_type)
-                encoder = MultipartEncoder(fields=parts)
-                yield encoder, {"Content-Type": encoder.content_type, "Content-Length": str(encoder.len)}
+                streamed = _MultipartBody(parts, file_field or "file", filename or source.name, fobj, source.size,
+                                          content_type)
+                if streamed.len is None:  # unknown size (a pipe): chunked transfer encoding
+                    yield iter(streamed), {"Content-Type": streamed.content_type}
+                else:
+                    yield streamed, {"Content-Type": streamed.content_type, "Content-Length": str(streamed.len)}
 
         reopenable = source is None or source.reopenable
         return self.request_json(method, path, params=params, body=body, idempotent=idempotent and reopenable)

@@ -5,7 +5,7 @@ the import of one operator module. Target: median under 50 ms, and none of ``req
 ``aiohttp``, ``fastapi``, ``pyacrcloud`` imported at parse time.
 
     python bench/bench_import.py            # 20 interpreters per module
-    python bench/bench_import.py --smoke    # 2 interpreters per module
+    python bench/bench_import.py --smoke    # 1 interpreter, first module
 """
 
 from __future__ import annotations
@@ -51,14 +51,15 @@ def sample(module: str, pycache: str | None) -> dict:
     """One fresh interpreter. ``pycache``: a bytecode cache folder (as after ``pip install``, which compiles
     .pyc files); ``None``: no bytecode at all (every module compiled from source, the cold worst case)."""
     env = bench_env()
-    if pycache:
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        env["PYTHONPYCACHEPREFIX"] = pycache
-    else:
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-        env["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="music-bench-nopyc-")
-    out = subprocess.run([sys.executable, "-c", PROBE, module], capture_output=True, text=True,
-                         env=env, cwd=str(ROOT), check=True)
+    with tempfile.TemporaryDirectory(prefix="music-bench-nopyc-") as empty:
+        if pycache:
+            env.pop("PYTHONDONTWRITEBYTECODE", None)
+            env["PYTHONPYCACHEPREFIX"] = pycache
+        else:
+            env["PYTHONDONTWRITEBYTECODE"] = "1"
+            env["PYTHONPYCACHEPREFIX"] = empty
+        out = subprocess.run([sys.executable, "-c", PROBE, module], capture_output=True, text=True,
+                             env=env, cwd=str(ROOT), check=True, timeout=120)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -68,15 +69,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modules", nargs="*", default=MODULES)
     parser.add_argument("--sensors", action="store_true", help="also measure the sensor modules")
     parser.add_argument("--cold-runs", type=int, default=3, help="interpreters without any bytecode (informative)")
-    parser.add_argument("--smoke", action="store_true", help="2 interpreters per module, first module only")
+    parser.add_argument("--smoke", action="store_true", help="1 interpreter (+ warm-up), first module only, no cold run")
     parser.add_argument("--out", default=None, help="results folder (default bench/results)")
     args = parser.parse_args(argv)
     modules = list(args.modules) + (SENSORS if args.sensors else [])
     runs, cold_runs = args.runs, args.cold_runs
     if args.smoke:
-        runs, cold_runs, modules = 2, 1, modules[:1]
-    pycache = tempfile.mkdtemp(prefix="music-bench-pyc-")
+        runs, cold_runs, modules = 1, 0, modules[:1]
+    pycache_dir = tempfile.TemporaryDirectory(prefix="music-bench-pyc-")
+    pycache = pycache_dir.name
     rows = []
+    print(f"{len(modules)} module(s) x ({runs} + {cold_runs} cold + 1 warm-up) fresh interpreters "
+          "(about 1-3 s each)", flush=True)
     for module in modules:
         sample(module, pycache)  # warm-up: writes the bytecode cache
         samples = [sample(module, pycache) for _ in range(runs)]
@@ -96,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
             "target_met": ms < TARGET_MS and not heavy,
             "added_top": sorted({m.split(".")[0] for m in added}),
         })
+        print(f"  {rows[-1]['module']}: median {ms:.1f} ms, forbidden {rows[-1]['forbidden_imported']}", flush=True)
+    pycache_dir.cleanup()
     print_table(rows, ["module", "median_ms", "min_ms", "max_ms", "cold_no_pyc_ms", "modules_added",
                        "forbidden_imported", "target_met"],
                 title=f"DAG parse cost on top of airflow.sdk, bytecode cached as after pip install "

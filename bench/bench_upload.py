@@ -6,8 +6,8 @@ curl to the same route: raw (``RiffusionHook.upload_audio`` vs ``curl -T``) and 
 ``/_emulator/sink`` (no API logic) with the core's ``upload_raw`` / ``upload_multipart``. Each upload runs
 in a fresh child process so its peak RSS growth is its own. Rounds are interleaved; medians reported.
 
-    python bench/bench_upload.py                # 1 GiB and 100 MiB, 3 rounds
-    python bench/bench_upload.py --smoke        # 2 MiB, 1 round
+    python bench/bench_upload.py                # 1 GiB and 100 MiB, 5 rounds (~7 min)
+    python bench/bench_upload.py --smoke        # 2 MiB, 1 round, 2 cases
 """
 
 from __future__ import annotations
@@ -111,23 +111,26 @@ def curl_upload(emu: EmulatorProcess, kind: str, route: str, path: Path) -> dict
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes-mib", type=int, nargs="*", default=[1024, 100])
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--cases", nargs="*", default=list(CASES))
     parser.add_argument("--smoke", action="store_true", help="2 MiB, one round")
     parser.add_argument("--out", default=None, help="results folder (default bench/results)")
     args = parser.parse_args(argv)
     sizes, rounds = ([2], 1) if args.smoke else (args.sizes_mib, args.rounds)
+    # smoke: one raw and one multipart hook path (the sink cases and audioshake run the same core code)
+    cases = [c for c in args.cases if c in ("riffusion upload-audio", "acrcloud bucket file")] if args.smoke else args.cases
     rows = []
     with tempfile.TemporaryDirectory(prefix="music-bench-upload-") as tmp, EmulatorProcess(job_seconds=0.5) as emu:
         for size_mib in sizes:
             path = Path(tmp) / f"bench-{size_mib}.wav"
             make_wav(path, size_mib * MIB)
-            for name in args.cases:
+            for name in cases:
                 kind, route, hook = CASES[name]
                 ours: list[dict[str, Any]] = []
                 theirs: list[dict[str, Any]] = []
-                for _ in range(rounds):
-                    for who in ("hook", "curl"):  # interleaved: both see the same machine state
+                for round_no in range(rounds):
+                    # interleaved, and who goes first alternates: both see the same machine state
+                    for who in ("hook", "curl") if round_no % 2 == 0 else ("curl", "hook"):
                         emu.reset()  # frees the emulator's spool (disk) between uploads
                         bucket = ""
                         if hook == "acrcloud":

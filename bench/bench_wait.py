@@ -70,9 +70,11 @@ def run_triggers(jobs: list[dict[str, Any]], bucket: int, interval: float, done_
         marks["start"] = time.time()
         marks["cpu_start"] = cpu_seconds()
         tasks = [asyncio.ensure_future(one(t, k)) for t, k in triggers]
-        # steady-state window: after the first poll round, until the first job completes
+        # steady-state window: from one interval after the start (the first round, which also sets up every
+        # trigger, is over) until the first job completes; short runs start it half an interval in
         first_done = min(j["completes_at"] for j in jobs)
-        await asyncio.sleep(max(0.0, min(interval, first_done - time.time()) * 0.5))
+        lead = interval if first_done - time.time() > 1.5 * interval else 0.5 * min(interval, first_done - time.time())
+        await asyncio.sleep(max(0.0, lead))
         marks["steady_start"], marks["cpu_steady_start"] = time.time(), cpu_seconds()
         await asyncio.sleep(max(0.0, first_done - time.time() - 0.05))
         marks["steady_end"], marks["cpu_steady_end"] = time.time(), cpu_seconds()
@@ -242,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         for n in args.sizes:
             plan += [(m, n, args.interval, args.done_after) for m in args.modes]
         if args.target_n:
-            plan.append(("triggers", args.target_n, TARGET_INTERVAL, TARGET_INTERVAL + 5.0))
+            # jobs complete after two intervals: the steady window holds one whole poll round after the first
+            plan.append(("triggers", args.target_n, TARGET_INTERVAL, 2 * TARGET_INTERVAL + 10.0))
     rows = []
     with tempfile.TemporaryDirectory(prefix="music-bench-wait-") as tmp, EmulatorProcess(job_seconds=3600) as emu:
         for mode, n, interval, done_after in plan:

@@ -384,8 +384,10 @@ def _sha256_of(path: Any) -> str:
 SYNC_MEMORY_LIMIT = 32 * 1024 * 1024
 
 
-def _read_track(path: Any, limit: int = SYNC_MEMORY_LIMIT) -> tuple[str, bytes | None]:
-    """One read of a track: ``(sha256, bytes)``, or ``(sha256, None)`` when it is larger than ``limit``."""
+def _read_track(path: Any, limit: int | None = None) -> tuple[str, bytes | None]:
+    """One read of a track: ``(sha256, bytes)``, or ``(sha256, None)`` when it is larger than ``limit``
+    (default ``SYNC_MEMORY_LIMIT``)."""
+    limit = SYNC_MEMORY_LIMIT if limit is None else limit
     digest = hashlib.sha256()
     kept: list[bytes] | None = []
     total = 0
@@ -417,6 +419,16 @@ def pyacrcloud_extractor(local_path: str) -> bytes:
     tool = _load_pyacrcloud()
     with _FP_LOCK:
         fp = tool.create_fingerprint_by_file(local_path, 0, 0, True)
+    if not fp:
+        raise JobFailedError("pyacrcloud made no fingerprint (silent, too short or undecodable audio)")
+    return bytes(fp)
+
+
+def _pyacrcloud_fingerprint_of_bytes(data: bytes) -> bytes:
+    """``pyacrcloud_extractor`` for a track already read (the catalog sync reads each new track once)."""
+    tool = _load_pyacrcloud()
+    with _FP_LOCK:
+        fp = tool.create_fingerprint_by_filebuffer(data, 0, 0, True)
     if not fp:
         raise JobFailedError("pyacrcloud made no fingerprint (silent, too short or undecodable audio)")
     return bytes(fp)
@@ -865,10 +877,16 @@ class AcrCloudCatalogSyncOperator(_AcrCloudOperator):
             return record, entry.size
         import io
 
-        with self._local_copy(entry) as local:
-            if entry.sha256 is None:  # remote tracks were hashed while copied
-                entry.sha256 = _sha256_of(entry.path)
-            fp = extractor(local)
+        data = None
+        if extractor is pyacrcloud_extractor and entry.size <= SYNC_MEMORY_LIMIT:  # one read: hash + fingerprint
+            entry.sha256, data = _read_track(entry.path)
+        if data is not None:
+            fp = _pyacrcloud_fingerprint_of_bytes(data)
+        else:
+            with self._local_copy(entry) as local:  # a custom extractor reads the path itself
+                if entry.sha256 is None:  # remote tracks were hashed while copied
+                    entry.sha256 = _sha256_of(entry.path)
+                fp = extractor(local)
         user_defined = {**user_defined, **self._markers(entry)}
         if not isinstance(fp, (bytes, bytearray)) or not fp:
             raise JobFailedError("the fingerprint extractor returned no bytes")

@@ -1,7 +1,7 @@
 """Smoke runs of the benchmark scripts (``--smoke``: seconds each) so they keep working in ``make test``.
 
 Nothing is asserted about speed: only that each script runs, prints its table and writes its JSON with the
-expected shape. Budget: about 35 s for the four together on 2 cores.
+expected shape. Budget: about 40 s for the four together on 2 cores (under 60 s with other test runs).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def test_bench_wait_smoke(tmp_path):
 def test_bench_upload_smoke(tmp_path):
     result = run_bench("upload", tmp_path)
     cases = {r["case"] for r in result["rows"]}
-    assert {"riffusion upload-audio", "acrcloud bucket file", "sink raw", "sink multipart"} <= cases
+    assert cases == {"riffusion upload-audio", "acrcloud bucket file"}  # one raw and one multipart hook path
     assert all(r["hook_MBps"] > 0 and r["curl_MBps"] > 0 for r in result["rows"])
 
 
@@ -56,3 +56,5 @@ def test_bench_catalog_sync_smoke(tmp_path):
     assert noop["uploads"] == 0 and noop["read_bytes"] == 0 and noop["list_calls"] == noop["min_list_calls"]
     changed = next(r for r in rows if r["run"] == "1% changed")
     assert changed["uploads"] == changed["min_uploads"] == 1
+    for row in rows:  # every new or changed track is read exactly once (hash + upload / fingerprint)
+        assert row["read_bytes"] == row["min_read_bytes"], row

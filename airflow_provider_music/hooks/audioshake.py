@@ -242,28 +242,26 @@ def _status_info_message(info: Any) -> str:
     return str(info or "")
 
 
-def job_state(job: Mapping[str, Any]) -> tuple[str, str]:
-    """``(running|success|failed, message)`` of one legacy job; unknown statuses count as running."""
-    status = str(job.get("status") or "").lower()
+def _state(status_value: Any, error_info: Any) -> tuple[str, str]:
+    """``(running|success|failed, message)`` from an API status; unknown statuses count as running."""
+    status = str(status_value or "").lower()
     if status in JOB_DONE:
         return "success", status
     if status in JOB_FAILED:
-        return "failed", _status_info_message(job.get("statusInfo")) or status
+        return "failed", _status_info_message(error_info) or status
     if status in JOB_RUNNING:
         return "running", status
     return "running", f"unknown status {status or 'none'!r}, treated as still running"
+
+
+def job_state(job: Mapping[str, Any]) -> tuple[str, str]:
+    """State of one legacy job (failure details in ``statusInfo``)."""
+    return _state(job.get("status"), job.get("statusInfo"))
 
 
 def target_state(target: Mapping[str, Any]) -> tuple[str, str]:
-    """``(running|success|failed, message)`` of one Tasks API target (``error`` and ``failed`` both fail)."""
-    status = str(target.get("status") or "").lower()
-    if status in JOB_DONE:
-        return "success", status
-    if status in JOB_FAILED:
-        return "failed", _status_info_message(target.get("error")) or status
-    if status in JOB_RUNNING:
-        return "running", status
-    return "running", f"unknown status {status or 'none'!r}, treated as still running"
+    """State of one Tasks API target (``error`` and ``failed`` both fail; details in ``error``)."""
+    return _state(target.get("status"), target.get("error"))
 
 
 def task_outputs(target: Mapping[str, Any]) -> list[dict[str, Any]]:

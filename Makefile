@@ -1,4 +1,6 @@
-# Two entry points: `make test` and `make demo`. Both create .venv and install what they need.
+# Entry points: `make test` (lint, types, the whole suite in .venv: Airflow 3.3 on Python 3.11, editable),
+# `make test-matrix` (the built wheel on Airflow 3.0-3.3 x lowest/highest Python), `make test-ui` (the
+# connection forms in a real browser), `make test-deployment`, `make demo`. Each installs what it needs.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -6,12 +8,15 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: test test-deployment lint typecheck pytest demo bench emulator clean install
+#: the pinned set of the main combination (Airflow 3.3); one file per supported minor in constraints/
+CONSTRAINTS := constraints/airflow-3.3.txt
 
-$(STAMP): pyproject.toml constraints.txt
+.PHONY: test test-deployment test-prodstack test-matrix test-ui dist lint typecheck pytest demo bench emulator clean install
+
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade "pip>=24"
-	$(PY) -m pip install -q -c constraints.txt -e ".[dev,testing,fingerprint]"
+	$(PY) -m pip install -q -c $(CONSTRAINTS) -e ".[dev,testing,fingerprint]"
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -29,7 +34,33 @@ test: lint typecheck pytest
 
 # A real Airflow deployment (api-server, scheduler, dag-processor, triggerer) under faults; a few minutes.
 test-deployment: $(STAMP)
-	AIRFLOW_HOME=$(CURDIR)/.airflow-home/deployment $(PY) -m pytest -q -p no:cacheprovider -o addopts="" tests/deployment $(PYTEST_ARGS)
+	AIRFLOW_HOME=$(CURDIR)/.airflow-home/deployment $(PY) -m pytest -q -p no:cacheprovider -o addopts="" -m "not prodstack" tests/deployment $(PYTEST_ARGS)
+
+# The production stack: PostgreSQL + Redis (Debian's packages, started on loopback with data in .prodstack/),
+# CeleryExecutor with 2 workers and 2 triggerers; a triggerer and a worker SIGKILLed mid-run (~8 min).
+test-prodstack: $(STAMP)
+	@test -x /usr/bin/redis-server && ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server > /dev/null; }
+	$(PY) -m pip install -q -c $(CONSTRAINTS) -e ".[prodstack]"
+	AIRFLOW_HOME=$(CURDIR)/.airflow-home/prodstack $(PY) -m pytest -q -p no:cacheprovider -o addopts="" -m prodstack tests/deployment $(PYTEST_ARGS)
+
+# sdist + wheel in dist/ (LICENSE and py.typed inside), checked by twine
+dist: $(STAMP)
+	rm -rf dist
+	$(PY) -m build --outdir dist . > /dev/null
+	$(VENV)/bin/twine check --strict dist/*
+	@unzip -l dist/*.whl | grep -q "licenses/LICENSE" && unzip -l dist/*.whl | grep -q "airflow_provider_music/py.typed"
+	@tar -tzf dist/*.tar.gz | grep -q "/LICENSE$$" && tar -tzf dist/*.tar.gz | grep -q "/airflow_provider_music/py.typed$$"
+
+# The built wheel in clean venvs (.matrix/): Airflow 3.0, 3.1, 3.2, 3.3 x lowest and highest Python.
+# MATRIX_CELLS=3.0-py3.11,3.3-py3.13 picks cells; venvs are reused while their pinned set is unchanged.
+test-matrix: dist
+	$(PY) .ci/matrix.py
+
+# The connection forms in Debian's Chromium (apt) against `airflow api-server` of Airflow 3.3 and 3.0.
+test-ui: dist
+	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null; }
+	$(PY) .ci/matrix.py --ui
 
 emulator: $(STAMP)
 	$(PY) -m airflow_provider_music.testing.emulator --host 127.0.0.1 --port 8080
@@ -42,4 +73,4 @@ bench: $(STAMP)
 	  echo "make bench: no benchmarks yet"; exit 1; fi
 
 clean:
-	rm -rf $(VENV) .airflow-home .demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .airflow-home .demo .pytest_cache .mypy_cache .ruff_cache .matrix dist .ui-screenshots

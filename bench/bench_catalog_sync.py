@@ -182,7 +182,7 @@ def calls_by_kind(before: dict[str, int], after: dict[str, int]) -> Counter[str]
 def run_sync(emu: EmulatorProcess, meter: Meter, catalog: Path, bucket: int, label: str, n: int, changed: int,
              changed_bytes: int, mode: str = "audio", extractor: Any = None, in_bucket: int = 0) -> dict[str, Any]:
     """One sync; ``in_bucket``: files already in the bucket (the listing the sync must read: at least 1 page)."""
-    from airflow_provider_music.operators.acrcloud import AcrCloudCatalogSyncOperator
+    from airflow_provider_music.operators.acrcloud_sync import AcrCloudCatalogSyncOperator
 
     meter.reset(str(catalog))
     before = emu.state()["route_counts"]
@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     from airflow_provider_music.hooks.acrcloud import AcrCloudHook
 
     meter.wrap_upload(AcrCloudHook)
-    from airflow_provider_music.operators import acrcloud as ops
+    from airflow_provider_music.operators import acrcloud_sync as ops
 
     meter.wrap_extractor(ops)
     rows: list[dict[str, Any]] = []

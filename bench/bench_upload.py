@@ -60,7 +60,7 @@ from airflow_provider_music.hooks.acrcloud import AcrCloudHook
 from airflow_provider_music.hooks.audioshake import AudioShakeHook
 from airflow_provider_music.hooks.riffusion import RiffusionHook
 from airflow_provider_music.core import resolve_source
-import requests_toolbelt  # noqa: F401 - imported before the baseline, like any loaded library
+import urllib3  # noqa: F401 - imported before the baseline, like any loaded library
 import logging; logging.disable(logging.WARNING)
 hooks = {"riffusion": RiffusionHook, "acrcloud": AcrCloudHook, "audioshake": AudioShakeHook}
 hook = hooks.get(hook_kind, RiffusionHook)()
@@ -72,7 +72,7 @@ if hook_kind == "riffusion":
 elif hook_kind == "acrcloud":
     hook.upload_file(bucket, data_type="audio", source=path, title="bench")
 elif hook_kind == "audioshake":
-    hook.upload_file(path)
+    hook.jobs.upload_file(path)
 elif hook_kind == "core-raw":
     hook.upload_raw("POST", sys.argv[5] + "/_emulator/sink", resolve_source(path), content_type="audio/wav")
 else:

@@ -1,16 +1,17 @@
-"""Reference track -> two Riffusion variations -> stems -> copyright scan -> fingerprints.
+"""Reference track -> two song variations (FlowMusic, or Riffusion) -> stems -> copyright scan -> fingerprints.
 
-1. upload a reference track to Riffusion and wait for processing, failing on an Audible Magic match;
+1. upload a reference track: to FlowMusic as a reference asset (default), or to Riffusion, waiting for
+   processing and failing on an Audible Magic match (``--conf '{"composer": "riffusion"}'``);
 2. compose two variations from prompts plus the upload (deferrable: the wait runs in the triggerer);
-3. download the songs;
+3. download the songs (FlowMusic: the lossless ``wav_url`` of both clips of each A/B pair);
 4. separate each song into stems with AudioShake (mapped over the songs);
 5. scan each song with ACRCloud against the music database (the copyright check);
 6. fingerprint the stems into an ACRCloud bucket (incremental, idempotent).
 
 Songs and stems are published as Airflow assets. All paths come from ``params`` with offline defaults, so
 ``airflow dags test example_music_pipeline`` works against the emulator with no configuration; pass
-``--conf '{"output_dir": "..."}'`` to choose where files go. Connections: ``riffusion_default``,
-``audioshake_default``, ``acrcloud_default``.
+``--conf '{"output_dir": "..."}'`` to choose where files go. Connections: ``flowmusic_default`` (or
+``riffusion_default``), ``audioshake_default``, ``acrcloud_default``.
 """
 
 from __future__ import annotations
@@ -21,8 +22,14 @@ import tempfile
 import pendulum
 from airflow.sdk import DAG, Asset, Param, task
 
-from airflow_provider_music.operators.acrcloud import AcrCloudCatalogSyncOperator, AcrCloudScanFileOperator
+from airflow_provider_music.operators.acrcloud import AcrCloudEnsureBucketOperator, AcrCloudScanFileOperator
+from airflow_provider_music.operators.acrcloud_sync import AcrCloudCatalogSyncOperator
 from airflow_provider_music.operators.audioshake import AudioShakeStemSeparationOperator
+from airflow_provider_music.operators.flowmusic import (
+    FlowMusicDownloadOperator,
+    FlowMusicGenerateOperator,
+    FlowMusicUploadOperator,
+)
 from airflow_provider_music.operators.riffusion import (
     RiffusionComposeOperator,
     RiffusionDownloadOperator,
@@ -30,7 +37,7 @@ from airflow_provider_music.operators.riffusion import (
 )
 
 DEFAULT_OUTPUT = os.path.join(tempfile.gettempdir(), "airflow-provider-music")
-SONGS = Asset(name="riffusion_songs", uri="file:///airflow-provider-music/songs")
+SONGS = Asset(name="riffusion_songs", uri="file:///airflow-provider-music/songs")  # name kept for consumers
 STEMS = Asset(name="audioshake_stems", uri="file:///airflow-provider-music/stems")
 
 VARIATIONS = [
@@ -42,6 +49,11 @@ VARIATIONS = [
         {"prompt": "Upbeat synthwave with gated drums", "strength": 80, "start": 0, "end": 100},
     ],
 ]
+#: The same two variations for FlowMusic (one prompt each; no timeline, the reference is a style hint).
+FLOWMUSIC_PROMPTS = [
+    "Dreamy lo-fi hip hop with warm Rhodes and a soft vinyl crackle outro",
+    "Upbeat synthwave with gated drums",
+]
 
 with DAG(
     dag_id="example_music_pipeline",
@@ -49,8 +61,9 @@ with DAG(
     schedule=None,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
-    tags=["example", "riffusion", "audioshake", "acrcloud"],
+    tags=["example", "flowmusic", "riffusion", "audioshake", "acrcloud"],
     params={
+        "composer": Param("flowmusic", enum=["flowmusic", "riffusion"], description="Who composes the songs"),
         "output_dir": Param(DEFAULT_OUTPUT, type="string", description="Where songs, stems and reports go"),
         "reference_track": Param("", type="string", description="Reference audio (wav/mp3/m4a); empty: a generated demo tone"),
         "stems": Param(["vocals", "drums", "bass", "other"], type="array"),
@@ -72,21 +85,39 @@ with DAG(
             write_sine_wav(target, seconds=3.0, freq=330.0)
         return target
 
-    @task
-    def stems_bucket(params: dict) -> int:
-        """Find or create the ACRCloud bucket the stems are fingerprinted into (idempotent)."""
-        from airflow_provider_music.hooks.acrcloud import AcrCloudHook
+    # Find or create the ACRCloud bucket the stems are fingerprinted into (idempotent; returns its id).
+    stems_bucket = AcrCloudEnsureBucketOperator(
+        task_id="stems_bucket", name="{{ params.fingerprint_bucket }}", region="eu-west-1"
+    )
 
-        hook = AcrCloudHook()
-        name = params["fingerprint_bucket"]
-        for bucket in hook.list_buckets(per_page=100).get("data", []):
-            if bucket.get("name") == name:
-                return int(bucket["id"])
-        return int(hook.create_bucket(name, region="eu-west-1", type="File")["id"])
+    @task.branch
+    def choose_composer(params: dict) -> str:
+        """FlowMusic (useapi.net's live successor of Riffusion) by default; Riffusion on request."""
+        return "upload_reference" if params["composer"] == "riffusion" else "upload_reference_flowmusic"
 
+    reference = reference_track()
+    composer = choose_composer()
+
+    # ---- FlowMusic: reference asset -> one A/B pair per prompt -> wav files -------------------------------
+    upload_fm = FlowMusicUploadOperator(task_id="upload_reference_flowmusic", source=reference)
+    generate = FlowMusicGenerateOperator.partial(
+        task_id="generate_variation",
+        ref_audios=[upload_fm.output],
+        deferrable=True,
+        poll_interval=2,
+        timeout=1800,
+    ).expand(prompt=FLOWMUSIC_PROMPTS)
+    download_fm = FlowMusicDownloadOperator.partial(
+        task_id="download_flowmusic",
+        destination="{{ params.output_dir }}/songs",
+        source="wav_url",
+        outlets=[SONGS],
+    ).expand(clips=generate.output)
+
+    # ---- Riffusion: the same with Riffusion's compose-from-upload ----------------------------------------
     upload = RiffusionUploadAudioOperator(
         task_id="upload_reference",
-        source=reference_track(),
+        source=reference,
         fail_on_copyright_match=True,
         poll_interval=2,
     )
@@ -101,6 +132,7 @@ with DAG(
         timeout=1800,
     ).expand(prompts=VARIATIONS)
     upload >> compose
+    composer >> [upload, upload_fm]
 
     download = RiffusionDownloadOperator.partial(
         task_id="download_songs",
@@ -109,12 +141,17 @@ with DAG(
         outlets=[SONGS],
     ).expand(song_ids=compose.output)
 
-    @task
-    def song_files(paths: list[list[str]]) -> list[str]:
-        """Flatten the per-variation download lists into one list of song files."""
-        return [p for group in paths[:] for p in group]  # a slice reads all mapped results in one request
+    @task(trigger_rule="none_failed_min_one_success")
+    def song_files(ti=None) -> list[str]:
+        """The song files of whichever composer ran (the other branch was skipped)."""
+        files: list[str] = []
+        for task_id in ("download_flowmusic", "download_songs"):
+            for result in ti.xcom_pull(task_ids=task_id, default=None) or []:
+                files.extend(result["files"] if isinstance(result, dict) else result)
+        return files
 
-    songs = song_files(download.output)
+    songs = song_files()
+    [download, download_fm] >> songs
 
     stems = AudioShakeStemSeparationOperator.partial(
         task_id="separate_stems",
@@ -135,7 +172,7 @@ with DAG(
     fingerprint = AcrCloudCatalogSyncOperator(
         task_id="fingerprint_stems",
         catalog="{{ params.output_dir }}/stems",
-        bucket_id=stems_bucket(),
+        bucket_id=stems_bucket.output,
         mode="fingerprint",
         poll_interval=2,
     )

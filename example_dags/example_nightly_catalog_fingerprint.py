@@ -24,7 +24,8 @@ import tempfile
 import pendulum
 from airflow.sdk import DAG, Param, task
 
-from airflow_provider_music.operators.acrcloud import AcrCloudCatalogSyncOperator, AcrCloudDumpBucketOperator
+from airflow_provider_music.operators.acrcloud import AcrCloudDumpBucketOperator, AcrCloudEnsureBucketOperator
+from airflow_provider_music.operators.acrcloud_sync import AcrCloudCatalogSyncOperator
 
 DEFAULT_OUTPUT = os.path.join(tempfile.gettempdir(), "airflow-provider-music")
 
@@ -59,18 +60,10 @@ with DAG(
                 write_sine_wav(path, seconds=1.5 + (i % 3) * 0.5, freq=220.0 + 55 * i)
         return folder
 
-    @task
-    def catalog_bucket(params: dict) -> int:
-        """Find or create the bucket (idempotent)."""
-        from airflow_provider_music.hooks.acrcloud import AcrCloudHook
-
-        hook = AcrCloudHook()
-        for bucket in hook.list_buckets(per_page=100).get("data", []):
-            if bucket.get("name") == params["bucket_name"]:
-                return int(bucket["id"])
-        return int(hook.create_bucket(params["bucket_name"], region="eu-west-1", type="File")["id"])
-
-    bucket_id = catalog_bucket()
+    # Find or create the bucket (idempotent; walks every page of the bucket list; returns the id).
+    bucket_id = AcrCloudEnsureBucketOperator(
+        task_id="catalog_bucket", name="{{ params.bucket_name }}", region="eu-west-1"
+    ).output
 
     sync = AcrCloudCatalogSyncOperator(
         task_id="sync_catalog",

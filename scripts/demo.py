@@ -2,9 +2,11 @@
 
 1. prepares an Airflow home under .demo/ (SQLite, ``airflow db migrate``),
 2. starts the emulator in its own process on a free loopback port,
-3. points the three connections at it through ``AIRFLOW_CONN_*``,
+3. points every API's connection at it through ``AIRFLOW_CONN_*``,
 4. generates a small catalog of real audio files (WAV tones) with sidecar metadata,
-5. runs ``example_music_pipeline`` and ``example_nightly_catalog_fingerprint`` with ``airflow dags test``,
+5. runs ``example_music_pipeline`` (songs composed with FlowMusic, split with AudioShake, scanned and
+   fingerprinted with ACRCloud), ``example_stems_comparison`` (AudioShake vs FlowMusic stems) and
+   ``example_nightly_catalog_fingerprint`` with ``airflow dags test``,
 6. stops the emulator and prints task states and the files written, with their sizes.
 
 Exit code 1 if any task failed.
@@ -22,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / ".demo"
-DAGS = ("example_music_pipeline", "example_nightly_catalog_fingerprint")
+DAGS = ("example_music_pipeline", "example_stems_comparison", "example_nightly_catalog_fingerprint")
 
 
 def make_catalog(folder: Path, count: int = 12) -> list[Path]:
@@ -69,12 +71,8 @@ def human(size: int) -> str:
 
 
 def main() -> int:
+    from airflow_provider_music.testing.apis import DEFAULT_TOKEN, env_for
     from airflow_provider_music.testing.dagtest import AirflowHome
-    from airflow_provider_music.testing.emulator import (
-        DEFAULT_TOKEN,
-        connection_json,
-        default_connection_extras,
-    )
 
     started = time.monotonic()
     output = DEMO / "output"
@@ -86,15 +84,14 @@ def main() -> int:
     home.migrate()
     emulator, url = start_emulator(job_seconds=1.0)
     print(f"== emulator running at {url}", flush=True)
-    env = {
-        f"AIRFLOW_CONN_{api.upper()}_DEFAULT": connection_json(api, url, token=DEFAULT_TOKEN, extra=default_connection_extras(api, url))
-        for api in ("riffusion", "acrcloud", "audioshake")
-    }
+    env = env_for(url, token=DEFAULT_TOKEN)  # every emulated API (FlowMusic, Riffusion, ACRCloud, AudioShake)
     env["AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE"] = "True"
     results = []
     try:
         confs = {
-            "example_music_pipeline": {"output_dir": str(output), "reference_track": str(tracks[0])},
+            "example_music_pipeline": {"output_dir": str(output), "reference_track": str(tracks[0]),
+                                       "composer": "flowmusic"},
+            "example_stems_comparison": {"output_dir": str(output)},
             "example_nightly_catalog_fingerprint": {"output_dir": str(output), "catalog_dir": str(catalog)},
         }
         for dag_id in DAGS:
@@ -116,6 +113,10 @@ def main() -> int:
         total += path.stat().st_size
         print(f"   {human(path.stat().st_size):>9}  {path.relative_to(ROOT)}")
     print(f"   {human(total):>9}  total, in {output.relative_to(ROOT)}/")
+    for report in output.rglob("comparison/report.json"):
+        stems = json.loads(report.read_text())
+        print("\n== AudioShake vs FlowMusic stems: " + ", ".join(
+            f"{name} corr {item.get('correlation')}" for name, item in stems.items()))
     for report in output.rglob("sync-report.json"):
         counts = json.loads(report.read_text()).get("counts", {})
         print("\n== catalog sync report: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

@@ -32,6 +32,19 @@ def instant_retries(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return waits
 
 
+@pytest.fixture(autouse=True)
+def isolated_secret_registry():
+    """Secrets registered by one test (a connection password like "nope") must not redact the next test's text."""
+    from airflow_provider_music.core import redaction
+
+    with redaction._REGISTRY_LOCK:
+        saved = set(redaction._REGISTRY)
+    yield
+    with redaction._REGISTRY_LOCK:
+        redaction._REGISTRY.clear()
+        redaction._REGISTRY.update(saved)
+
+
 @pytest.fixture
 def set_connection(monkeypatch: pytest.MonkeyPatch):
     """``set_connection(conn_id, conn_type, host=..., password=..., extra={...})`` via AIRFLOW_CONN_*."""

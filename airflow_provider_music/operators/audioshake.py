@@ -1,196 +1,230 @@
-"""AudioShake operators: upload a source, and separate it into stems (or lyrics) saved as files.
+"""AudioShake operators: upload a source, and separate sources into stems (or lyrics) saved as files.
 
-``AudioShakeStemSeparationOperator`` follows the dbt Cloud pattern: submit -> push ids/link to XCom ->
-wait (``wait_for`` or a deferred :class:`AudioShakeJobTrigger`) -> download. It is crash-safe: the asset
-id and every created job/task id are written to ``task_state_store`` as soon as they exist, so an Airflow
-retry reuses them instead of paying for the same separation again, and after a partial failure only the
-failed stems are submitted again.
+Both talk to AudioShake through the connection's API behind one interface (``AudioShakeHook.backend``:
+legacy Jobs API or Tasks API); nothing here depends on which. The stem operator is a
+:class:`~airflow_provider_music.operators.base.MusicJobOperator`: the base owns validate -> resume or
+submit -> wait or defer -> finish; this module states the submit (upload once, one job per stem or one task
+per source, nothing re-sent after a lost answer), the status target and the downloads.
 """
 
 from __future__ import annotations
 
-import inspect
-import json
+import hashlib
 import os
-import re
-import uuid
 from collections.abc import Sequence
-from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.providers.common.compat.sdk import (
-    BaseOperator,
-    BaseOperatorLink,
-    ResumableJobMixin,
-    XCom,
-    conf,
-)
-
-from airflow_provider_music.core import (
-    InvalidInputError,
-    JobFailedError,
-    MusicApiError,
-    NotFoundError,
-    check_audio_content,
-    ensure_writable_destination,
-    redact_url,
-    resolve_source,
-    safe_file_name,
-    to_storage_path,
-    wait_for,
-)
-from airflow_provider_music.hooks.audioshake import (
-    AudioShakeHook,
-    job_outputs,
-    job_state,
-    model_family,
-    target_state,
-    task_outputs,
-    validate_format,
+from airflow_provider_music.contract.audioshake import (
+    DASHBOARD_URL,
+    DEFAULT_STEMS,
+    TASKS_MODELS,
+    classify_source,
+    is_url,
+    model_list,
+    source_label,
+    stem_formats,
     validate_language,
-    validate_model,
+    validate_write_destination,
 )
-from airflow_provider_music.triggers.audioshake import AudioShakeJobTrigger
-from airflow_provider_music.triggers.base import deadline_after, validate_event
+from airflow_provider_music.core.content import check_upload_content
+from airflow_provider_music.core.errors import InvalidInputError, JobFailedError, redact_url
+from airflow_provider_music.core.files import (
+    ensure_writable_destination,
+    output_location,
+    resolve_source,
+    to_storage_path,
+)
+from airflow_provider_music.core.names import distinct_file_name
+from airflow_provider_music.hooks.audioshake import AudioShakeHook
+from airflow_provider_music.hooks.audioshake_api import UPLOAD_KINDS, WorkRequest
+from airflow_provider_music.operators.base import (
+    MusicJobOperator,
+    MusicLink,
+    MusicOperator,
+    check_flag,
+    job_marker,
+)
+from airflow_provider_music.triggers.audioshake import SEPARATION_STATUS, separation_target
 
 if TYPE_CHECKING:
-    from airflow.providers.common.compat.sdk import Context, ObjectStoragePath
-    from airflow.sdk.types import TaskInstanceKey
+    from airflow.providers.common.compat.sdk import Context
+
+    from airflow_provider_music.core.polling import PollResult
+    from airflow_provider_music.hooks.audioshake_api import AudioShakeApi
 
 LINK_XCOM_KEY = "audioshake_url"
-DEFAULT_STEMS = ("vocals", "drums", "bass", "other")
-_ASSET_ID = re.compile(r"[A-Za-z0-9_-]{8,30}")
-#: ``create_job`` keywords that ``job_options`` may set on the legacy Jobs API.
-_JOB_OPTIONS = frozenset(
-    name for name in inspect.signature(AudioShakeHook.build_job_body).parameters if name not in ("asset_id", "name", "format")
-)
-_AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".aif", ".aiff", ".m4a", ".mp4", ".mov", ".aac", ".ogg", ".json", ".txt")
+#: ``task_state_store`` key of the submission ledger (ids and pending creates, saved before each create).
+LEDGER_KEY = "audioshake_submission"
+#: ``task_state_store`` key of the output folders this task instance claimed (``{label: folder name}``).
+FOLDERS_KEY = "audioshake_output_folders"
 
 
-def classify_source(source: Any) -> tuple[str, Any]:
-    """``("url" | "file" | "asset", value)``: a public URL, something to upload, or an existing asset id."""
-    if source is None or source == "":
-        raise InvalidInputError("source is required: a path, an ObjectStoragePath, a public URL or an asset id")
-    if not isinstance(source, str):
-        return "file", source
-    text = source.strip()
-    if text.startswith(("http://", "https://")):
-        return "url", text
-    if "://" in text or os.path.exists(text) or "/" in text or "\\" in text or text.lower().endswith(_AUDIO_SUFFIXES):
-        return "file", text
-    if _ASSET_ID.fullmatch(text):
-        return "asset", text
-    return "file", text
+class AudioShakeLink(MusicLink):
+    """Opens the AudioShake dashboard (tasks, usage, webhooks): AudioShake has no public page per job."""
+
+    name = "AudioShake dashboard"
+    key = LINK_XCOM_KEY
 
 
-def source_label(kind: str, value: Any, explicit: str | None = None) -> str:
-    """The folder name of a source's outputs: file stem, URL file stem or asset id."""
-    if explicit:
-        return safe_file_name(explicit, "source")
-    if kind == "url":
-        raw = PurePosixPath(urlsplit(value).path).name
-    elif kind == "asset":
-        raw = value
-    elif isinstance(value, (str, os.PathLike)):
-        raw = os.path.basename(os.fspath(value).rstrip("/"))
-    else:  # ObjectStoragePath or a binary file object
-        raw = getattr(value, "name", "") or ""
-    stem = os.path.splitext(os.path.basename(str(raw or "")))[0]
-    return safe_file_name(stem, "source")
+#: Old name of the link class.
+AudioShakeJobLink = AudioShakeLink
 
 
-def _as_list(value: Any, argument: str) -> list[str]:
-    if isinstance(value, str):
-        text = value.strip()
-        value = json.loads(text) if text.startswith("[") else [p.strip() for p in text.split(",") if p.strip()]
-    if not isinstance(value, (list, tuple)) or not value or not all(isinstance(v, str) for v in value):
-        raise InvalidInputError(f"{argument} must be a non-empty list of model names, got {value!r}")
-    if len(set(value)) != len(value):
-        raise InvalidInputError(f"{argument} must not repeat a model: {list(value)}")
-    return list(value)
+def is_many(value: Any) -> bool:
+    """True for a list of sources (a list, or the lazy sequence a mapped upstream's XCom renders to)."""
+    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
 
 
-class AudioShakeJobLink(BaseOperatorLink):
-    """Extra link to the AudioShake job / task resource (pushed to XCom before waiting)."""
+def as_sources(value: Any) -> list[Any]:
+    """One source, or the list a mapped upstream task produces (lists of lists are flattened one level)."""
+    if not is_many(value):
+        return [value]
+    flat = [item for part in value for item in (list(part) if is_many(part) else [part])]
+    if not flat:
+        raise InvalidInputError("source must not be an empty list")
+    return flat
 
-    name = "AudioShake job"
 
-    def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
-        return XCom.get_value(key=LINK_XCOM_KEY, ti_key=ti_key) or ""
+def labelled_sources(sources: Sequence[Any], source_name: str | None) -> list[tuple[str, Any, str]]:
+    """``(kind, value, label)`` per source; equal labels get ``_2``, ``_3``... so outputs never collide."""
+    out: list[tuple[str, Any, str]] = []
+    seen: set[str] = set()
+    for source in sources:
+        kind, value = classify_source(source)
+        base = source_label(kind, value, source_name if len(sources) == 1 else None)
+        label, n = base, 2
+        while label.lower() in seen:
+            label, n = f"{base}_{n}", n + 1
+        seen.add(label.lower())
+        if kind == "file":
+            check_upload_content(resolve_source(value), allowed=UPLOAD_KINDS)
+        out.append((kind, value, label))
+    return out
 
 
-class AudioShakeUploadOperator(BaseOperator):
+def _check_stems(argument: str, value: Any) -> list[str]:
+    stems = model_list(value, argument=argument)
+    unknown = [stem for stem in stems if stem not in TASKS_MODELS]
+    if unknown:
+        raise InvalidInputError(f"{argument} must be AudioShake models {sorted(TASKS_MODELS)}, got {unknown[0]!r}")
+    return stems
+
+
+def _optional(check: Any) -> Any:
+    return lambda argument, value: None if value is None else check(argument, value)
+
+
+def _check_dict(argument: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise InvalidInputError(f"{argument} must be a dict, got {type(value).__name__}")
+    return value
+
+
+#: Arguments with rules: checked when the DAG file is parsed (values known then) and right after rendering.
+ARGUMENT_CHECKS = {
+    "stems": _check_stems,
+    "language": _optional(lambda argument, value: validate_language(value, argument=argument)),
+    "residual": _optional(check_flag),
+    "job_options": _optional(_check_dict),
+    "write_destination": _optional(lambda argument, value: validate_write_destination(value)),
+}
+
+
+class AudioShakeUploadOperator(MusicOperator):
     """Upload a file to AudioShake, or register a public link (legacy Jobs API); return the asset id.
 
-    :param source: local path, ``ObjectStoragePath`` (``s3://...``) or a public ``https://`` URL. URLs are
-        registered with ``POST /upload/link`` on the legacy API; the Tasks API takes URLs directly in
-        ``AudioShakeStemSeparationOperator`` instead, so a URL is rejected there.
+    :param source: local path, ``ObjectStoragePath`` (``s3://...``) or a public ``https://`` URL; or a list
+        of them (a mapped upstream's output): then a list of asset ids is returned. URLs are registered with
+        ``POST /upload/link`` on the legacy API; the Tasks API takes URLs directly in
+        :class:`AudioShakeStemSeparationOperator` instead, so a URL is rejected there.
     :param name: asset name for a link upload (default: from the URL).
-    :param conn_id: AudioShake connection id.
+    :param recreate_on_lost_answer: upload again when an upload's answer was lost and the asset cannot be
+        looked up (legacy API); default False: fail with a message saying what to check.
+    :param audioshake_conn_id: AudioShake connection id.
     """
 
-    template_fields: Sequence[str] = ("source", "name", "conn_id")
+    hook_class = AudioShakeHook
+    template_fields: Sequence[str] = ("source", "name")
     ui_color = "#f2e6ff"
 
-    def __init__(self, *, source: Any, name: str | None = None, conn_id: str = "audioshake_default", **kwargs: Any) -> None:
+    def __init__(self, *, source: Any, name: str | None = None, recreate_on_lost_answer: bool = False,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.source = source
         self.name = name
-        self.conn_id = conn_id
+        self.recreate_on_lost_answer = check_flag("recreate_on_lost_answer", recreate_on_lost_answer)
 
-    def execute(self, context: Context) -> str:
-        if isinstance(self.source, str) and self.source.strip().startswith(("http://", "https://")):
-            hook = AudioShakeHook(conn_id=self.conn_id)
-            if hook.api == "tasks":
+    def _sources(self) -> list[tuple[str, Any]]:
+        sources = [classify_source(s) for s in as_sources(self.source)]
+        for kind, value in sources:
+            if kind == "asset":
+                raise InvalidInputError(f"source: {value!r} is neither a file that exists nor a URL")
+            if kind == "file":
+                check_upload_content(resolve_source(value), allowed=UPLOAD_KINDS)
+        return sources
+
+    def validate(self) -> None:
+        self._sources()
+
+    def execute(self, context: Context) -> str | list[str]:
+        self.check_rendered()
+        backend = self.hook.backend
+        ids = []
+        for kind, value in self._sources():
+            found = backend.obtain_source(kind, value, name=self.name, marker=job_marker(context),
+                                          recreate_on_lost_answer=self.recreate_on_lost_answer)
+            if not found.get("asset_id"):
                 raise InvalidInputError(
                     "source: the Tasks API has no link upload; pass the URL as `source` of "
                     "AudioShakeStemSeparationOperator (it is sent as the task's `url`)"
                 )
-            asset = hook.upload_link(self.source.strip(), name=self.name)
-        else:
-            resolve_source(self.source)  # fail before any request
-            hook = AudioShakeHook(conn_id=self.conn_id)
-            asset = hook.upload_file(self.source) if hook.api == "jobs" else hook.upload_asset(self.source)
-        self.log.info("AudioShake asset %s (%s)", asset["id"], asset.get("name"))
-        context["ti"].xcom_push(key="asset", value={k: asset.get(k) for k in ("id", "name", "format")})
-        return str(asset["id"])
+            ids.append(str(found["asset_id"]))
+            self.log.info("AudioShake asset %s from %s", found["asset_id"], redact_url(str(value)) if is_url(value) else value)
+        self.push(context, "asset", {"id": ids[0]} if len(ids) == 1 else {"ids": ids})
+        return ids if is_many(self.source) else ids[0]
 
 
-class AudioShakeStemSeparationOperator(ResumableJobMixin, BaseOperator):
-    """Separate a source into stems (or transcribe / align lyrics) and save every output as a file.
+class AudioShakeStemSeparationOperator(MusicJobOperator):
+    """Separate sources into stems (or transcribe / align lyrics) and save every output as a file.
 
-    Legacy Jobs API: one job per stem on one uploaded asset. Tasks API: one task with one target per stem.
-    Outputs are written to ``destination/<source name>/<output name>`` (names from the API are sanitised).
+    Legacy Jobs API: one job per stem on each uploaded asset. Tasks API: one task per source with one target
+    per stem. Outputs go to ``destination/<source name>/<output name>`` (names from the API are sanitised;
+    distinct outputs never overwrite each other).
 
-    :param source: local path, ``ObjectStoragePath``, public URL or an existing AudioShake asset id.
-    :param destination: folder (path or ``ObjectStoragePath``) for the outputs.
+    :param source: local path, ``ObjectStoragePath``, public URL or an existing AudioShake asset id - or a
+        list of them (e.g. a mapped download's paths): then the result is a list, one entry per source.
+    :param destination: folder (path or ``ObjectStoragePath``) for the outputs: ``<destination>/<source name>/``,
+        or ``<source name>-<hash>/`` when that folder already exists (never overwrites other outputs).
     :param stems: models to run, e.g. ``["vocals", "drums", "bass", "other"]`` or ``["transcription"]``.
     :param format: audio format of stems (``wav``, ``flac``, ``mp3``, ``aiff``, ``mp4``).
     :param lyrics_format: format of ``transcription`` / ``alignment`` outputs (``json``, ``txt``, ``srt``;
         legacy also ``all``).
     :param residual: also return a residual file per stem.
     :param language: language of lyric models (2-letter code or ``auto``).
-    :param source_name: folder name for the outputs (default: the source's file name without extension).
-    :param job_options: extra ``create_job`` keyword arguments (legacy, e.g. ``{"max_track_length": 60}``)
-        or extra target fields (Tasks, e.g. ``{"variant": "high_quality"}``).
-    :param conn_id: AudioShake connection id (extra ``api`` selects jobs or tasks).
-    :param poll_interval: seconds between status checks.
-    :param timeout: seconds to wait for all stems before failing (``None``: forever).
-    :param deferrable: wait in the triggerer (default ``[operators] default_deferrable``).
-    :param durable: persist ids in ``task_state_store`` so retries reuse them (default True).
+    :param source_name: folder name for the outputs of a single source (default: the file name without
+        extension).
+    :param job_options: extra ``POST /job/`` options (legacy, e.g. ``{"max_track_length": 60}``) or extra
+        target fields (Tasks, e.g. ``{"variant": "high_quality"}``).
+    :param write_destination: Tasks API only: ``writeDestination`` (AudioShake writes outputs to your storage).
+    :param recreate_on_lost_answer: create again when a create's answer was lost and the work cannot be
+        looked up (legacy jobs, uploads); default False: fail saying what to check. Costs a second job.
+    :param audioshake_conn_id: AudioShake connection id (extra ``api`` selects jobs or tasks).
 
-    Returns ``{"asset_id", "jobs": {stem: job_id}}`` (legacy) or ``{"asset_id", "url", "task_id",
-    "tasks": {stem: task_id}}`` (Tasks), plus ``"outputs": {stem: path}`` and ``"files": {stem: [paths]}``.
+    Waiting: ``wait_for_completion``, ``deferrable``, ``poll_interval`` (default 15 s), ``timeout`` (default
+    3600 s). Returns ``{"asset_id", "url", "jobs"|"tasks": {stem: id}, "outputs": {stem: path},
+    "files": {stem: [paths]}}`` (a list of those for a list of sources); local paths are plain paths.
     """
 
+    hook_class = AudioShakeHook
+    status_link = SEPARATION_STATUS
+    state_key = "audioshake_separation"
+    default_poll_interval: ClassVar[float] = 15.0
+    operator_extra_links = (AudioShakeLink(),)
     template_fields: Sequence[str] = (
         "source", "destination", "stems", "format", "lyrics_format", "residual", "language", "source_name",
-        "job_options", "conn_id",
+        "job_options", "write_destination",
     )  # fmt: skip
-    template_fields_renderers = {"job_options": "json"}
-    operator_extra_links = (AudioShakeJobLink(),)
-    external_id_key = "audioshake_separation"
+    template_fields_renderers = {"job_options": "json", "write_destination": "json"}
     ui_color = "#f2e6ff"
 
     def __init__(
@@ -205,10 +239,8 @@ class AudioShakeStemSeparationOperator(ResumableJobMixin, BaseOperator):
         language: str | None = None,
         source_name: str | None = None,
         job_options: dict[str, Any] | None = None,
-        conn_id: str = "audioshake_default",
-        poll_interval: float = 15.0,
-        timeout: float | None = 3600.0,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        write_destination: dict[str, Any] | None = None,
+        recreate_on_lost_answer: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -221,369 +253,167 @@ class AudioShakeStemSeparationOperator(ResumableJobMixin, BaseOperator):
         self.language = language
         self.source_name = source_name
         self.job_options = job_options
-        self.conn_id = conn_id
-        self.poll_interval = poll_interval
-        self.timeout = timeout
-        self.deferrable = deferrable
-        self._result: dict[str, Any] | None = None
-        self._result_for: str | None = None
+        self.write_destination = write_destination
+        self.recreate_on_lost_answer = check_flag("recreate_on_lost_answer", recreate_on_lost_answer)
+        for argument, check in ARGUMENT_CHECKS.items():  # at parse time when known, again after rendering
+            self.check_argument(argument, check)
 
-    # ---- preparation -------------------------------------------------------------------------
-    @property
-    def hook(self) -> AudioShakeHook:
-        if getattr(self, "_hook", None) is None:
-            self._hook = AudioShakeHook(conn_id=self.conn_id)
-        return self._hook
+    # ---- validation ---------------------------------------------------------------------------
+    def validate(self) -> None:
+        """After rendering: every input against the connection's API, before any request."""
+        backend = self.hook.backend
+        self._formats = self.formats(backend.name)
+        self._sources = labelled_sources(as_sources(self.source), self.source_name)
+        for kind, value, _ in self._sources:
+            if kind == "url":
+                backend.validate_url_source(value)
+        self._out_dir = ensure_writable_destination(self.destination)
+        backend.validate_work(self._work({"asset_id": "x" * 8}, ""))
 
-    def _prepare(self) -> None:
-        """Validate every input before any request; fix the output folder."""
-        api = self.hook.api
-        self._api = api
-        self._stems = _as_list(self.stems, "stems")
-        self._formats: dict[str, str] = {}
-        for stem in self._stems:
-            validate_model(stem, api, argument="stems")
-            family = model_family(stem)
-            fmt = self.format if family == "audio" else self.lyrics_format if family == "lyrics" else "json"
-            self._formats[stem] = validate_format(stem, fmt, api, argument="lyrics_format" if family == "lyrics" else "format")
-        if self.language is not None:
-            validate_language(self.language)
-        if self.residual is not None and not isinstance(self.residual, bool):
-            raise InvalidInputError(f"residual must be true or false, got {self.residual!r}")
-        if self.job_options is not None and not isinstance(self.job_options, dict):
-            raise InvalidInputError(f"job_options must be a dict, got {type(self.job_options).__name__}")
-        if api == "jobs" and self.job_options:
-            unknown = sorted(set(self.job_options) - _JOB_OPTIONS)
-            if unknown:
-                raise InvalidInputError(
-                    f"job_options: unknown option(s) {unknown} for the legacy Jobs API; allowed: {sorted(_JOB_OPTIONS)}"
-                )
-        self._kind, self._value = classify_source(self.source)
-        if self._kind == "file":
-            check_audio_content(resolve_source(self._value))
-        elif self._kind == "url" and api == "tasks" and not self._value.startswith("https://"):
-            raise InvalidInputError("source: the Tasks API only accepts public HTTPS URLs")
-        dest = ensure_writable_destination(self.destination)
-        self._out_dir: ObjectStoragePath = dest / source_label(self._kind, self._value, self.source_name)
-        if api == "jobs":  # the full create bodies are valid (job_options included) before anything is paid
-            for stem in self._stems:
-                self.hook.build_job_body("x" * 8, name=stem, format=self._formats[stem], **self._job_kwargs(stem))
-        else:
-            self.hook.build_task_body("x" * 8, [self._target_for(s) for s in self._stems])
+    def formats(self, api: str) -> dict[str, str]:
+        """``{stem: output format}`` of the rendered arguments for ``api``."""
+        return stem_formats(model_list(self.stems), api, audio_format=self.format, lyrics_format=self.lyrics_format)
 
-    def _job_kwargs(self, stem: str) -> dict[str, Any]:
-        kwargs: dict[str, Any] = dict(self.job_options or {})
-        if self.residual is not None and model_family(stem) == "audio":
-            kwargs["residual"] = self.residual
-        if self.language is not None and model_family(stem) == "lyrics":
-            kwargs["language"] = self.language
-        return kwargs
+    def _work(self, source: dict[str, Any], marker: str) -> WorkRequest:
+        options = dict(self.job_options or {})
+        return WorkRequest(source=source, formats=self._formats, options=options, residual=self.residual,
+                           language=self.language, marker=marker, recreate_on_lost_answer=self.recreate_on_lost_answer,
+                           write_destination=self.write_destination)
 
-    def _target_for(self, stem: str) -> dict[str, Any]:
-        target: dict[str, Any] = {"model": stem, "formats": [self._formats[stem]], **(self.job_options or {})}
-        if self.residual is not None and model_family(stem) == "audio":
-            target["residual"] = self.residual
-        if self.language is not None and model_family(stem) == "lyrics":
-            target["language"] = self.language
-        return target
+    # ---- lifecycle: what differs ---------------------------------------------------------------
+    def submit(self, context: Context, previous: dict[str, Any] | None) -> dict[str, Any]:
+        """Upload each source once and create the work its stems lack; the ledger is saved before each create."""
+        backend = self.hook.backend
+        store = context.get("task_state_store") if self.durable else None  # type: ignore[call-overload]
+        ledger: Any = store.get(LEDGER_KEY) if store is not None else None
+        if not (isinstance(ledger, dict) and ledger.get("api") == backend.name):
+            ledger = previous if isinstance(previous, dict) and previous.get("api") == backend.name else None
+        entries = ledger.get("sources") if isinstance(ledger, dict) else None
+        old = {e.get("label"): e for e in (entries if isinstance(entries, list) else []) if isinstance(e, dict)}
+        record: dict[str, Any] = {"api": backend.name, "sources": []}
 
-    # ---- task_state_store --------------------------------------------------------------------
-    def _stored(self, context: Context) -> dict[str, Any] | None:
-        store = context.get("task_state_store") if self.durable else None
-        value = store.get(self.external_id_key) if store is not None else None
-        if isinstance(value, dict) and value.get("api") == self._api:
-            return value
-        return None
+        def save(_: Any = None) -> None:
+            if store is not None:
+                store.set(LEDGER_KEY, record)
 
-    def _save(self, context: Context, sub: dict[str, Any]) -> None:
-        store = context.get("task_state_store") if self.durable else None
-        if store is not None:
-            store.set(self.external_id_key, json.loads(json.dumps(sub)))
+        for kind, value, label in self._sources:
+            entry = dict(old.get(label) or {"label": label})
+            entry["units"] = backend.reusable({s: i for s, i in (entry.get("units") or {}).items() if s in self._formats})
+            record["sources"].append(entry)
+            marker = f"airflow:{job_marker(context)}/{label}"
+            if not (entry.get("asset_id") or entry.get("url")):
+                found = backend.obtain_source(kind, value, name=self.source_name, marker=marker,
+                                              recreate_on_lost_answer=self.recreate_on_lost_answer)
+                entry.update(asset_id=found.get("asset_id"), url=redact_url(found["url"]) if found.get("url") else None)
+                save()
+            source = {"asset_id": entry.get("asset_id"), "url": value if entry.get("url") else None}
+            backend.submit(self._work(source, marker), entry, save)
+        return record
 
-    def _units(self, sub: dict[str, Any]) -> dict[str, str]:
-        return dict(sub.get("jobs") or {}) if self._api == "jobs" else dict(sub.get("tasks") or {})
+    def find_existing(self, context: Context) -> dict[str, Any] | None:
+        """Without a stored record (Airflow < 3.3): the work an earlier try created, when the API can list it."""
+        backend = self.hook.backend
+        record: dict[str, Any] = {"api": backend.name, "sources": []}
+        for _, _, label in self._sources:
+            units = backend.find_work(f"airflow:{job_marker(context)}/{label}", list(self._formats))
+            if not units:
+                return None
+            record["sources"].append({"label": label, "units": units})
+        return record
 
-    def _target(self, sub: dict[str, Any]) -> dict[str, Any]:
-        units = {s: i for s, i in self._units(sub).items() if s in self._stems}
-        key = "jobs" if self._api == "jobs" else "tasks"
-        return {key: units, "wait_all": True}
+    def target(self, record: dict[str, Any]) -> dict[str, Any]:
+        units = {f"{e['label']}/{stem}": ident for e in record["sources"] for stem, ident in e.get("units", {}).items()}
+        return separation_target(**{record["api"]: units}, wait_all=True)
 
-    # ---- submission --------------------------------------------------------------------------
-    def _reusable(self, sub: dict[str, Any]) -> dict[str, str]:
-        """Stored jobs/targets that did not fail (still running or completed): reused, not paid again."""
-        keep: dict[str, str] = {}
-        units = {s: i for s, i in self._units(sub).items() if s in self._stems}
-        tasks_seen: dict[str, dict[str, Any] | None] = {}
-        for stem, ident in units.items():
+    def describe(self, record: dict[str, Any] | None = None) -> str:
+        if record is None:
+            return "AudioShake separation"
+        units = {e["label"]: e.get("units", {}) for e in record.get("sources", [])}
+        return f"AudioShake {record.get('api')} {units}"
+
+    def announce(self, record: dict[str, Any], context: Context) -> None:
+        sources = record.get("sources", [])
+        self.push(context, "asset_id", sources[0].get("asset_id") if len(sources) == 1 else [s.get("asset_id") for s in sources])
+        units = [s.get("units", {}) for s in sources]
+        self.push(context, record["api"], units[0] if len(units) == 1 else units)
+        self.push_link(context, AudioShakeLink, DASHBOARD_URL)
+
+    def finish(self, record: dict[str, Any], result: PollResult | None, context: Context) -> Any:
+        backend = self.hook.backend
+        results = []
+        for entry in record["sources"]:
+            out: dict[str, Any] = {"asset_id": entry.get("asset_id"), "url": entry.get("url"),
+                                   record["api"]: dict(entry.get("units", {}))}
+            if result is not None:
+                out.update(self._download(backend, entry, self._claim_folder(entry["label"], context)))
+            results.append(out)
+        return results if is_many(self.source) else results[0]
+
+    def summarize(self, record: dict[str, Any], output: Any) -> Sequence[str]:
+        items = output if isinstance(output, list) else [output]
+        return [f"{stem}: {path}" for item in items for stem, path in (item.get("outputs") or {}).items()]
+
+    # ---- downloads ------------------------------------------------------------------------------
+    def _claim_folder(self, label: str, context: Context) -> Any:
+        """``destination/<label>``, or ``destination/<label>-<hash of this task instance>`` when that folder
+        already exists: the outputs of another mapped instance, task or run with a same-named source are
+        never overwritten (a local folder is claimed atomically; object stores have no such claim). The
+        claim is kept in ``task_state_store`` (3.3+), so every try of this task instance writes to one place."""
+        root = to_storage_path(self.destination)
+        store = self.state_store(context)
+        claims = store.get(FOLDERS_KEY) if store is not None else None
+        claims = claims if isinstance(claims, dict) else {}
+        name = claims.get(label)
+        if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
+            name = label
             try:
-                if self._api == "jobs":
-                    state, _ = job_state(self.hook.get_job(ident))
-                else:
-                    if ident not in tasks_seen:
-                        tasks_seen[ident] = self.hook.get_task(ident)
-                    targets = [t for t in (tasks_seen[ident] or {}).get("targets", []) if t.get("model") == stem]
-                    state = target_state(targets[0])[0] if targets else "failed"
-            except NotFoundError:
-                state = "failed"
-            if state != "failed":
-                keep[stem] = ident
-            else:
-                self.log.warning("AudioShake %s %s for %r failed earlier; submitting it again", self._api[:-1], ident, stem)
-        return keep
+                (root / label).mkdir(parents=True, exist_ok=False)
+            except FileExistsError:
+                name = f"{label}-{hashlib.sha256(job_marker(context).encode()).hexdigest()[:10]}"
+                self.log.info("%s already holds other outputs: writing to %s instead", output_location(root / label), name)
+            if store is not None:
+                store.set(FOLDERS_KEY, {**claims, label: name})
+        return root / name
 
-    def submit_job(self, context: Context) -> dict[str, Any]:
-        """Upload (once) and create jobs / a task for the stems that have none yet. Persists as it goes."""
-        previous = self._stored(context) or {}
-        sub: dict[str, Any] = {
-            "api": self._api,
-            "asset_id": previous.get("asset_id"),
-            "url": previous.get("url"),  # redacted: the real URL is the operator's source
-        }
-        units = self._reusable(previous) if previous else {}
-        sub["jobs" if self._api == "jobs" else "tasks"] = units
-        if previous.get("pending_marker"):
-            sub["pending_marker"] = previous["pending_marker"]
-        if not sub["asset_id"] and not sub["url"]:
-            self._obtain_source(sub)
-            self._save(context, sub)
-        missing = [s for s in self._stems if s not in units]
-        if not missing:
-            self.log.info("Reusing AudioShake %s %s for every stem", self._api, units)
-        elif self._api == "jobs":
-            for stem in missing:
-                try:
-                    job = self.hook.create_job(
-                        sub["asset_id"], name=stem, format=self._formats[stem], **self._job_kwargs(stem)
-                    )
-                except MusicApiError as exc:
-                    if exc.request_may_have_been_processed:
-                        self.log.warning(
-                            "POST /job/ for %r failed after it may have reached AudioShake (%s). The legacy API "
-                            "cannot list jobs, so it is not resent now; a retry creates it if still missing.",
-                            stem,
-                            exc,
-                        )
-                    raise
-                units[stem] = str(job["id"])
-                self._save(context, sub)
-        else:
-            self._create_task(context, sub, units, missing)
-        return sub
-
-    def _obtain_source(self, sub: dict[str, Any]) -> None:
-        if self._kind == "asset":
-            sub["asset_id"] = self._value
-        elif self._kind == "url" and self._api == "tasks":
-            sub["url"] = redact_url(self._value)
-        elif self._kind == "url":
-            sub["asset_id"] = str(self.hook.upload_link(self._value, name=self.source_name)["id"])
-        else:
-            upload = self.hook.upload_file if self._api == "jobs" else self.hook.upload_asset
-            sub["asset_id"] = str(upload(self._value)["id"])
-        self.log.info("AudioShake source: asset %s url %s", sub.get("asset_id"), redact_url(sub["url"]) if sub.get("url") else None)
-
-    def _create_task(self, context: Context, sub: dict[str, Any], units: dict[str, str], missing: list[str]) -> None:
-        """One task for the missing stems, tagged with a marker so an ambiguous create can be found again."""
-        marker = sub.get("pending_marker")
-        if marker:
-            found = self.hook.find_task(marker)
-            if found is not None:
-                self.log.info("Found AudioShake task %s created by an earlier attempt", found["id"])
-                self._adopt_task(sub, units, missing, found)
-                return
-        marker = f"airflow:{self.dag_id}/{self.task_id}/{context.get('run_id')}/{uuid.uuid4().hex[:12]}"
-        sub["pending_marker"] = marker
-        self._save(context, sub)
-        source = sub.get("asset_id") or self._value  # the URL itself (sub["url"] is redacted)
-        try:
-            task = self.hook.create_task(source, [self._target_for(s) for s in missing], metadata=marker)
-        except MusicApiError as exc:
-            if not exc.request_may_have_been_processed:
-                raise
-            found = self.hook.find_task(marker)
-            if found is None:
-                raise
-            self.log.warning("POST /tasks failed (%s) but the task was created: %s", exc, found["id"])
-            task = found
-        self._adopt_task(sub, units, missing, task)
-        self._save(context, sub)
-
-    @staticmethod
-    def _adopt_task(sub: dict[str, Any], units: dict[str, str], missing: list[str], task: dict[str, Any]) -> None:
-        for stem in missing:
-            units[stem] = str(task["id"])
-        sub.pop("pending_marker", None)
-
-    # ---- ResumableJobMixin -------------------------------------------------------------------
-    def execute(self, context: Context) -> Any:
-        self._prepare()
-        if self.deferrable:
-            return self._execute_deferrable(context)
-        return self.execute_resumable(context)
-
-    def get_job_status(self, external_id: Any, context: Context) -> str:
-        if not isinstance(external_id, dict) or external_id.get("api") != self._api:
-            return "incomplete"
-        if not (external_id.get("asset_id") or external_id.get("url")) or set(self._stems) - set(self._units(external_id)):
-            return "incomplete"
-        try:
-            result = self.hook.separation_status(**self._target(external_id))
-        except NotFoundError:
-            return "failed"
-        return {"running": "running", "success": "completed"}.get(result.state, "failed")
-
-    def is_job_active(self, status: str) -> bool:
-        return status == "running"
-
-    def is_job_succeeded(self, status: str) -> bool:
-        return status == "completed"
-
-    def poll_until_complete(self, external_id: Any, context: Context) -> Any:
-        self._push_xcoms(context, external_id)
-        wait_for(
-            lambda: self.hook.separation_status(**self._target(external_id)),
-            poll_interval=self.poll_interval,
-            timeout=self.timeout,
-            describe=self._describe(external_id),
-            logger=self.log,
-        )
-        # ResumableJobMixin returns this value directly when it reconnects to running jobs.
-        return self.get_job_result(external_id, context)
-
-    def get_job_result(self, external_id: Any, context: Context) -> dict[str, Any]:
-        key = json.dumps(external_id, sort_keys=True)
-        if self._result is not None and self._result_for == key:
-            return self._result
-        self._push_xcoms(context, external_id)
-        result = self._download(external_id)
-        self._result, self._result_for = result, key
-        return result
-
-    # ---- deferrable --------------------------------------------------------------------------
-    def _execute_deferrable(self, context: Context) -> Any:
-        sub = self._stored(context)
-        status = self.get_job_status(sub, context) if sub else "incomplete"
-        if status == "completed":
-            return self.get_job_result(sub, context)
-        if status != "running":
-            sub = self.submit_job(context)
-            self._save(context, sub)  # persisted before deferring: a retry reconnects instead of paying again
-        assert sub is not None
-        self._push_xcoms(context, sub)
-        self.defer(
-            trigger=AudioShakeJobTrigger(
-                conn_id=self.conn_id,
-                target=self._target(sub),
-                poll_interval=self.poll_interval,
-                deadline=deadline_after(self.timeout),
-            ),
-            method_name="execute_complete",
-            kwargs={"submission": sub},
-        )
-
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None, submission: dict[str, Any] | None = None) -> Any:
-        self._prepare_light()
-        sub = submission or self._stored(context)
-        if not sub:
-            raise MusicApiError("AudioShake: resumed without the submitted job ids")
-        if not (isinstance(event, dict) and event.get("status") == "failed"):
-            validate_event(event, describe=self._describe(sub))
-        # success, or a failure of some stems: download what succeeded, then fail naming the failed stems
-        return self.get_job_result(sub, context)
-
-    def _prepare_light(self) -> None:
-        """Re-derive settings after a deferral (a fresh operator instance) without re-validating the source."""
-        self._api = self.hook.api
-        self._stems = _as_list(self.stems, "stems")
-        self._formats = {}
-        for stem in self._stems:
-            family = model_family(stem)
-            self._formats[stem] = self.format if family == "audio" else self.lyrics_format if family == "lyrics" else "json"
-        kind, value = classify_source(self.source)
-        self._out_dir = to_storage_path(self.destination) / source_label(kind, value, self.source_name)
-
-    # ---- results -----------------------------------------------------------------------------
-    def _describe(self, sub: dict[str, Any]) -> str:
-        return f"AudioShake {self._api} {self._units(sub)}"
-
-    def _push_xcoms(self, context: Context, sub: dict[str, Any]) -> None:
-        ti = context.get("ti")
-        if ti is None:
-            return
-        units = self._units(sub)
-        ti.xcom_push(key="asset_id", value=sub.get("asset_id"))
-        ti.xcom_push(key="jobs" if self._api == "jobs" else "tasks", value=units)
-        first = next(iter(units.values()), None)
-        if first:
-            path = f"job/{first}" if self._api == "jobs" else f"tasks/{first}"
-            ti.xcom_push(key=LINK_XCOM_KEY, value=redact_url(self.hook.url_for(path)))
-
-    def _download(self, sub: dict[str, Any]) -> dict[str, Any]:
-        units = {s: i for s, i in self._units(sub).items() if s in self._stems}
+    def _download(self, backend: AudioShakeApi, entry: dict[str, Any], folder: Any) -> dict[str, Any]:
+        formats = self.formats(backend.name)
         outputs: dict[str, str] = {}
         files: dict[str, list[str]] = {}
         failures: list[str] = []
         used: set[str] = set()
-        tasks: dict[str, dict[str, Any]] = {}
-        for stem, ident in units.items():
-            fallback = f"{stem}.{self._formats.get(stem, 'bin')}"
-            if self._api == "jobs":
-                job = self.hook.get_job(ident)
-                state, message = job_state(job)
-                items = job_outputs(job)
-            else:
-                if ident not in tasks:
-                    tasks[ident] = self.hook.get_task(ident)
-                targets = [t for t in tasks[ident].get("targets", []) if isinstance(t, dict) and t.get("model") == stem]
-                state, message = target_state(targets[0]) if targets else ("failed", "no target for this model")
-                items = task_outputs(targets[0]) if targets else []
-            if state != "success":
-                failures.append(f"{stem} ({ident}): {message}")
+        for stem, outcome in backend.outcomes(entry.get("units", {})).items():
+            if outcome.state != "success" or not outcome.outputs:
+                failures.append(f"{stem}: {outcome.message if outcome.state != 'success' else 'no output link'}")
                 continue
-            if not items:
-                failures.append(f"{stem} ({ident}): completed without any output link")
-                continue
-            paths, saved = [], []
-            for item in items:
-                name = safe_file_name(item.get("name"), fallback)
-                if name in used:
-                    name = safe_file_name(f"{stem}_{name}", fallback)
-                n = 1
-                while name in used:
-                    base, ext = os.path.splitext(name)
-                    name, n = f"{base}_{n}{ext}", n + 1
-                used.add(name)
-                saved.append(name)
-                target_path = self._out_dir / name
-                if not str(target_path).startswith(str(self._out_dir).rstrip("/") + "/"):  # defence in depth
-                    raise InvalidInputError(f"AudioShake output name {item.get('name')!r} escapes the destination")
+            paths = []
+            for item in outcome.outputs:
+                name = distinct_name(item.get("name"), f"{stem}.{formats.get(stem, 'bin')}", used)
                 self.log.info("Downloading %s output %s from %s", stem, name, redact_url(str(item["link"])))
-                paths.append(str(self.hook.download_asset(str(item["link"]), target_path)))
+                paths.append(output_location(self.hook.download_asset(str(item["link"]), folder / name)))
             files[stem] = paths
-            main = [p for p, n in zip(paths, saved, strict=True) if os.path.splitext(n)[0] == stem]
+            main = [p for p in paths if os.path.splitext(os.path.basename(p))[0].split("-")[0] == stem]
             outputs[stem] = (main or paths)[0]
-        result: dict[str, Any] = {"asset_id": sub.get("asset_id")}
-        if self._api == "jobs":
-            result["jobs"] = units
-        else:
-            result["url"] = sub.get("url")
-            result["tasks"] = units
-            ids = list(dict.fromkeys(units.values()))
-            result["task_id"] = ids[0] if len(ids) == 1 else ids
-        result["outputs"] = outputs
-        result["files"] = files
         if failures:
-            done = ", ".join(outputs) or "none"
-            raise JobFailedError(
-                f"AudioShake failed for {len(failures)} of {len(units)} stem(s): {'; '.join(failures)} "
-                f"(downloaded: {done}); a retry resubmits only the failed stem(s)",
-                details={"failed": failures, "outputs": outputs},
-            )
-        return result
+            raise JobFailedError(f"AudioShake {entry['label']}: {'; '.join(failures)} (downloaded: {list(outputs)})",
+                                 details={"failed": failures, "outputs": outputs})
+        return {"outputs": outputs, "files": files}
+
+
+def distinct_name(name: Any, fallback: str, used: set[str]) -> str:
+    """A safe file name, distinct for distinct API names and not yet in ``used`` (case-insensitive):
+    ``x.wav``, ``x_2.wav``, ... (the result is added to ``used``)."""
+    base = distinct_file_name(name, fallback) if name not in (None, "") else fallback
+    stem, ext = os.path.splitext(base)
+    candidate, n = base, 2
+    while candidate.lower() in used:
+        candidate, n = f"{stem}_{n}{ext}", n + 1
+    used.add(candidate.lower())
+    return candidate
 
 
 __all__ = [
     "AudioShakeJobLink",
+    "AudioShakeLink",
     "AudioShakeStemSeparationOperator",
     "AudioShakeUploadOperator",
 ]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from airflow_provider_music.contract.audioshake import normalise_ids
 from airflow_provider_music.core import InvalidInputError
-from airflow_provider_music.hooks.audioshake import AudioShakeHook, normalise_ids
 from airflow_provider_music.sensors.base import MusicJobSensor
-from airflow_provider_music.triggers.audioshake import AudioShakeJobTrigger
+from airflow_provider_music.triggers.audioshake import SEPARATION_STATUS, separation_target
 
 
 class AudioShakeJobSensor(MusicJobSensor):
@@ -21,12 +21,11 @@ class AudioShakeJobSensor(MusicJobSensor):
 
     :param job_ids: legacy job ids to wait for.
     :param audioshake_task_id: Tasks API task id to wait for (``task_id`` is the Airflow task's own id).
+    :param audioshake_conn_id: connection id (default ``audioshake_default``). Templated.
     """
 
-    hook_class = AudioShakeHook
-    trigger_class = AudioShakeJobTrigger
-    status_method = "separation_status"
-    template_fields: Sequence[str] = ("job_ids", "audioshake_task_id", "conn_id")
+    link = SEPARATION_STATUS
+    template_fields: Sequence[str] = ("job_ids", "audioshake_task_id")
     ui_color = "#f2e6ff"
 
     def __init__(self, *, job_ids: Any = None, audioshake_task_id: str | None = None, **kwargs: Any) -> None:
@@ -39,4 +38,4 @@ class AudioShakeJobSensor(MusicJobSensor):
         tasks = normalise_ids(self.audioshake_task_id, argument="audioshake_task_id")
         if bool(jobs) == bool(tasks):
             raise InvalidInputError("AudioShakeJobSensor needs exactly one of job_ids or audioshake_task_id")
-        return {"jobs": jobs or None, "tasks": list(tasks.values()) or None, "wait_all": False}
+        return separation_target(jobs=jobs, tasks=list(tasks.values()), wait_all=False)

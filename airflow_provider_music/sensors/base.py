@@ -1,8 +1,10 @@
-"""The one sensor shape shared by every API: poke, reschedule or deferrable, same status method.
+"""The one sensor shape shared by every API: poke, reschedule or deferrable, one typed status link.
 
-A concrete sensor names its hook class, its trigger class and builds ``target`` (the JSON-primitive
-keyword arguments of the hook's status method). ``poke`` calls the sync status method; deferrable mode
-pokes once and then hands the same ``target`` to the trigger, whose ``async`` twin does the waiting.
+A concrete sensor declares ``link = SOME_STATUS_LINK`` (see :mod:`airflow_provider_music.triggers.base`)
+and builds ``target()`` with that link's one target builder. ``poke`` calls the link's sync status
+method; deferrable mode pokes once and then hands the same target to the link's trigger, whose
+``async`` twin does the waiting. The connection argument is named after the hook
+(``riffusion_conn_id``, ``acrcloud_conn_id``, ...), like every operator of the provider.
 """
 
 from __future__ import annotations
@@ -17,78 +19,83 @@ from airflow.providers.common.compat.sdk import (
     conf,
 )
 
-from airflow_provider_music.core import JobTimeoutError, MusicApiHook, PollResult, WatchedJobFailedError
-from airflow_provider_music.triggers.base import MusicPollTrigger, deadline_after, validate_event
+from airflow_provider_music.core.errors import JobTimeoutError, WatchedJobFailedError
+from airflow_provider_music.core.polling import PollResult
+from airflow_provider_music.operators.base import MusicOperator, check_flag, check_seconds, without_queries
+from airflow_provider_music.triggers.base import Progress, StatusLink, validate_event
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 
-class MusicJobSensor(BaseSensorOperator):
+class MusicJobSensor(MusicOperator, BaseSensorOperator):
     """Wait until remote job(s) finish. Any failure fails the task without Airflow retries.
 
-    :param conn_id: Airflow connection id.
+    :param <service>_conn_id: Airflow connection id (templated; default: the hook's default connection).
     :param deferrable: free the worker slot while waiting (default from ``[operators] default_deferrable``).
-    :param poke_interval: seconds between status checks (also the trigger's poll interval).
-    :param timeout: seconds before the sensor gives up (``AirflowSensorTimeout``).
+    :param poke_interval: seconds between status checks (also the trigger's poll interval; finite, > 0).
+    :param timeout: seconds before the sensor gives up (``AirflowSensorTimeout``; finite, > 0).
     """
 
-    hook_class: ClassVar[type[MusicApiHook]]
-    trigger_class: ClassVar[type[MusicPollTrigger]]
-    status_method: ClassVar[str]
+    link: ClassVar[StatusLink[Any]]
     default_timeout: ClassVar[float | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        if "link" in cls.__dict__:
+            cls.hook_class = cls.link.hook_class
+        super().__init_subclass__(**kwargs)
 
     def __init__(
         self,
         *,
-        conn_id: str | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         if self.default_timeout is not None and "timeout" not in kwargs:
             kwargs["timeout"] = self.default_timeout
         kwargs.setdefault("poke_interval", 30)
+        for argument in ("poke_interval", "timeout"):
+            if argument in kwargs and not isinstance(kwargs[argument], timedelta):
+                kwargs[argument] = check_seconds(argument, kwargs[argument], allow_none=False)
         super().__init__(**kwargs)
-        self.conn_id = conn_id or self.hook_class.default_conn_name
-        self.deferrable = deferrable
+        self.deferrable = check_flag("deferrable", deferrable)
+        self._progress: Progress | None = None
 
     def target(self) -> dict[str, Any]:
-        """JSON-primitive keyword arguments of the hook's status method."""
+        """The status target: call ``self.link.target(...)`` (the link's one builder) with the sensor's inputs."""
         raise NotImplementedError
 
     def describe(self) -> str:
-        return f"{self.hook_class.hook_name} {self.target()}"
-
-    def _hook(self) -> MusicApiHook:
-        return self.hook_class(conn_id=self.conn_id)
+        return self.link.describe(self.target())
 
     def _handle(self, result: PollResult) -> PokeReturnValue:
         if result.state == "failed":
             raise WatchedJobFailedError(f"{self.describe()} failed: {result.message}", details=result.payload)
         if result.state == "success":
+            self.log.info("%s finished: %s", self.describe(), without_queries(result.message or "success"))
             return PokeReturnValue(is_done=True, xcom_value=result.payload)
-        self.log.info("%s: %s", self.describe(), result.message or "still running")
+        if self._progress is None:
+            self._progress = Progress(self.describe(), self.log, every=5)
+        self._progress.seen(result)
         return PokeReturnValue(is_done=False)
 
     def poke(self, context: Context) -> PokeReturnValue:
-        result: PollResult = getattr(self._hook(), self.status_method)(**self.target())
-        return self._handle(result)
+        return self._handle(self.link.poll(self.hook, self.target()))
 
     def execute(self, context: Context) -> Any:
+        self.check_rendered()
         if not self.deferrable:
             return super().execute(context)
         first = self.poke(context)
         if first.is_done:
             return first.xcom_value
+        timeout = float(self.timeout) if self.timeout is not None else None
         self.defer(
-            trigger=self.trigger_class(
-                conn_id=self.conn_id,
-                target=self.target(),
-                poll_interval=self.poke_interval,
-                deadline=deadline_after(self.timeout),
+            trigger=self.link.trigger(
+                conn_id=self.conn_id, target=self.target(), poll_interval=float(self.poke_interval), timeout=timeout
             ),
             method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout + 60) if self.timeout is not None else None,
+            timeout=timedelta(seconds=timeout + 60) if timeout is not None else None,
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
@@ -100,4 +107,5 @@ class MusicJobSensor(BaseSensorOperator):
             if isinstance(event, dict) and event.get("status") == "failed":
                 raise WatchedJobFailedError(str(exc), details=event.get("payload")) from None
             raise
+        self.log.info("%s finished: %s", self.describe(), without_queries(str(checked.get("message") or "success")))
         return checked.get("payload") or {}

@@ -1,10 +1,8 @@
-"""An offline emulator of the Riffusion (useapi.net), ACRCloud and AudioShake HTTP APIs.
+"""An offline emulator of the provider's HTTP APIs (Riffusion, ACRCloud, AudioShake, FlowMusic).
 
-One FastAPI app serves all three under their real path prefixes:
-
-* Riffusion (useapi.net) under ``/v1/riffusion/``
-* ACRCloud Console API under ``/api/`` (and identification at ``/v1/identify``)
-* AudioShake legacy Jobs API at ``/upload``, ``/job`` and the Tasks API at ``/assets``, ``/tasks``, ``/models``
+One FastAPI app serves every API listed in :mod:`airflow_provider_music.testing.apis` under its real path
+prefix (Riffusion ``/v1/riffusion/``, ACRCloud ``/api/`` and ``/v1/identify``, AudioShake ``/upload``,
+``/job``, ``/assets``, ``/tasks``, FlowMusic ``/v1/flowmusic/``).
 
 The frame in this module gives every API the same machinery: bearer-token checks, uploads spooled to a
 temporary directory (streamed, never held whole in memory), a clock that moves jobs through their states
@@ -12,7 +10,12 @@ after configurable delays, per-route fault injection (error status with a rate, 
 latency, dropped connections, HTML or truncated bodies) and request counters. Control it from Python
 (:class:`EmulatorState`) or over HTTP under ``/_emulator/``.
 
-Run it: ``python -m airflow_provider_music.testing.emulator --host 127.0.0.1 --port 8080``.
+Run it: ``python -m airflow_provider_music.testing.emulator --host 127.0.0.1 --port 8080`` (prints the
+``export AIRFLOW_CONN_...`` lines for every API); ``--print-env`` prints only those lines and exits, so
+``eval "$(python -m airflow_provider_music.testing.emulator --print-env --port 8080)"`` works.
+
+The APIs served are listed once, in :mod:`airflow_provider_music.testing.apis`; callbacks go through
+:mod:`airflow_provider_music.testing.callbacks` (loopback only, recorded in the state snapshot).
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import ipaddress
 import json
 import os
 import random
@@ -40,17 +42,21 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
-DEFAULT_TOKEN = "emulator-token"
-
-#: Path prefix of each API inside the emulator (what a connection's base URL points at).
-API_BASE_PATHS = {"riffusion": "/v1/riffusion/", "acrcloud": "/api/", "audioshake": "/"}
-
-#: Modules that add each API's routes: ``register(app, state)``.
-API_MODULES = (
-    "airflow_provider_music.testing.riffusion",
-    "airflow_provider_music.testing.acrcloud",
-    "airflow_provider_music.testing.audioshake",
+from airflow_provider_music.testing.apis import (  # connection_json & co re-exported for old imports
+    APIS,
+    BEARER,
+    DEFAULT_TOKEN,
+    Credential,
+    connection_json,  # noqa: F401
+    default_connection_extras,  # noqa: F401
+    export_lines,
 )
+from airflow_provider_music.testing.callbacks import CallbackSender, is_loopback_host, set_current_sender
+
+#: Path prefix of each API inside the emulator (derived from THE list in :mod:`.apis`).
+API_BASE_PATHS = {entry.name: entry.prefix for entry in APIS}
+#: Modules that add each API's routes: ``register(app, state)`` (derived from :mod:`.apis`).
+API_MODULES = tuple(entry.module for entry in APIS)
 
 
 @dataclass
@@ -132,6 +138,9 @@ class EmulatorState:
         self.apis: dict[str, Any] = {}
         self.base_url = ""
         self._resetters: list[Callable[[], None]] = []
+        #: Callbacks (replyUrl, webhooks...) sent by the APIs: :mod:`airflow_provider_music.testing.callbacks`.
+        self.callbacks = CallbackSender()
+        set_current_sender(self.callbacks)
 
     # ---- clock --------------------------------------------------------------------------
     @staticmethod
@@ -146,13 +155,14 @@ class EmulatorState:
         return float(self.settings.get(f"{api}.job_seconds", self.job_seconds))
 
     # ---- auth ---------------------------------------------------------------------------
+    def credential_ok(self, request: Request, credential: Credential = BEARER) -> bool:
+        """Does ``request`` carry an accepted token the way ``credential`` says it arrives?"""
+        token = credential.token_from(request.headers)
+        return token is not None and token in self.tokens
+
     def bearer_ok(self, request: Request, *, header: str = "Authorization") -> bool:
-        value = request.headers.get(header, "")
-        if header.lower() == "authorization":
-            if not value.startswith("Bearer "):
-                return False
-            value = value[len("Bearer ") :]
-        return value in self.tokens
+        scheme = "Bearer" if header.lower() == "authorization" else None
+        return self.credential_ok(request, Credential(header=header, scheme=scheme))
 
     # ---- uploads ------------------------------------------------------------------------
     def _spool_path(self) -> str:
@@ -243,6 +253,7 @@ class EmulatorState:
             self.clients.clear()
             for func in self._resetters:
                 func()
+        self.callbacks.reset()
         shutil.rmtree(self.spool_dir, ignore_errors=True)
         os.makedirs(self.spool_dir, exist_ok=True)
 
@@ -255,6 +266,7 @@ class EmulatorState:
                 "faults": [asdict(f) for f in self.faults],
                 "settings": dict(self.settings),
                 "job_seconds": self.job_seconds,
+                "callbacks": self.callbacks.snapshot(),
             }
 
 
@@ -368,8 +380,8 @@ def create_app(state: EmulatorState | None = None) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    for module_name in API_MODULES:
-        importlib.import_module(module_name).register(app, state)
+    for entry in APIS:  # THE list of APIs (testing/apis.py)
+        importlib.import_module(entry.module).register(app, state)
 
     app.add_exception_handler(404, _not_found)
     return FaultAndCountMiddleware(app, state)  # type: ignore[return-value]
@@ -382,34 +394,30 @@ async def _not_found(request: Request, exc: Exception) -> Response:
     return JSONResponse({"error": str(detail or "Not Found"), "code": 404}, status_code=404)
 
 
-def connection_json(api: str, base_url: str, *, token: str = DEFAULT_TOKEN, extra: dict[str, Any] | None = None) -> str:
-    """An ``AIRFLOW_CONN_*`` JSON value pointing a connection of type ``api`` at the emulator."""
-    return json.dumps(
-        {
-            "conn_type": api,
-            "host": base_url.rstrip("/") + API_BASE_PATHS[api],
-            "password": token,
-            "extra": extra or {},
-        }
-    )
-
-
-def default_connection_extras(api: str, base_url: str) -> dict[str, Any]:
-    """Extras each API's default connection needs to work against the emulator."""
-    if api == "acrcloud":
-        return {"identify_host": base_url, "access_key": "emulator-access-key", "access_secret": "emulator-access-secret"}
-    if api == "audioshake":
-        return {"api": "jobs"}
-    return {}
-
-
 def is_loopback(host: str) -> bool:
-    if host in ("localhost",):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    """127.0.0.0/8, ``::1`` or ``localhost``."""
+    return is_loopback_host(host)
+
+
+def require_credential(*credentials: Credential, deny: Callable[[], Exception] | None = None) -> Callable[..., Any]:
+    """THE shared auth dependency: ``APIRouter(dependencies=[Depends(require_credential(BEARER, deny=...))])``.
+
+    The request must carry an accepted token in one of the ways ``credentials`` list (default: bearer);
+    otherwise ``deny()`` is raised (the API's own 401 error), or a plain 401.
+    """
+    accepted = credentials or (BEARER,)
+
+    async def dependency(request: Request) -> None:
+        state: EmulatorState = request.app.state.emulator
+        if any(state.credential_ok(request, c) for c in accepted):
+            return
+        if deny is not None:
+            raise deny()
+        from fastapi import HTTPException
+
+        raise HTTPException(status_code=401, detail={"error": "Unauthorized", "code": 401})
+
+    return dependency
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -422,8 +430,13 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def url_for(host: str, port: int) -> str:
+    """The emulator's base URL for ``host``/``port`` (IPv6 literals in brackets)."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=(__doc__ or "music emulator").splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
     parser.add_argument("--token", action="append", help=f"accepted API token (repeatable; default {DEFAULT_TOKEN})")
@@ -431,24 +444,44 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--setting", action="append", default=[], metavar="KEY=JSON", help="emulator setting")
     parser.add_argument("--allow-remote", action="store_true", help="allow binding a non-loopback address")
     parser.add_argument("--log-level", default="warning")
-    args = parser.parse_args(argv)
-    if not is_loopback(args.host) and not args.allow_remote:
-        parser.error(f"refusing to bind non-loopback address {args.host!r}; pass --allow-remote to do it anyway")
+    parser.add_argument("--print-env", action="store_true",
+                        help="print only the 'export AIRFLOW_CONN_...' lines for --host/--port and exit "
+                             "(eval \"$(python -m airflow_provider_music.testing.emulator --print-env)\")")
+    return parser
+
+
+def _settings(items: list[str]) -> dict[str, Any]:
     settings: dict[str, Any] = {}
-    for item in args.setting:
+    for item in items:
         key, _, raw = item.partition("=")
         try:
             settings[key] = json.loads(raw)
         except ValueError:
             settings[key] = raw
+    return settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not is_loopback(args.host) and not args.allow_remote:
+        parser.error(f"refusing to bind non-loopback address {args.host!r}; pass --allow-remote to do it anyway")
+    token = (args.token or [DEFAULT_TOKEN])[0]
+    if args.print_env:
+        if args.port == 0:
+            parser.error("--print-env needs a fixed --port (0 picks a free port only when the server starts)")
+        print("\n".join(export_lines(url_for(args.host, args.port), token=token)), flush=True)
+        return 0
     import uvicorn
 
     sock = bind_socket(args.host, args.port)
     host, port = sock.getsockname()[:2]
-    state = EmulatorState(tokens=set(args.token or [DEFAULT_TOKEN]), job_seconds=args.job_seconds, settings=settings)
-    state.base_url = f"http://{host}:{port}"
+    state = EmulatorState(tokens=set(args.token or [DEFAULT_TOKEN]), job_seconds=args.job_seconds,
+                          settings=_settings(args.setting))
+    state.base_url = url_for(host, port)
     app = create_app(state)
     print(f"music emulator listening on {state.base_url}", flush=True)
+    print("\n".join(export_lines(state.base_url, token=token)), flush=True)
     config = uvicorn.Config(app, log_level=args.log_level, lifespan="off", access_log=False)
     uvicorn.Server(config).run(sockets=[sock])
     return 0

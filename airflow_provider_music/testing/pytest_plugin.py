@@ -1,10 +1,10 @@
 """pytest plugin (auto-loaded through the ``pytest11`` entry point): the ``music_emulator`` fixture.
 
 ``music_emulator`` starts one emulator per test session on a free loopback port, resets it before each
-test and sets ``AIRFLOW_CONN_RIFFUSION_DEFAULT``, ``AIRFLOW_CONN_ACRCLOUD_DEFAULT`` and
-``AIRFLOW_CONN_AUDIOSHAKE_DEFAULT`` for the test. It yields the
-:class:`~airflow_provider_music.testing.server.EmulatorServer` (``.url``, ``.state``, ``.add_fault``,
-``.count``, ``.connection``, ``.env``).
+test and sets ``AIRFLOW_CONN_<CONN_ID>`` for every API listed in :mod:`airflow_provider_music.testing.apis`
+(``riffusion_default``, ``acrcloud_default``, ``audioshake_default``, ``flowmusic_default``) for the test.
+It yields the :class:`~airflow_provider_music.testing.server.EmulatorServer` (``.url``, ``.state``,
+``.add_fault``, ``.count``, ``.connection``, ``.env``, ``.callbacks``).
 """
 
 from __future__ import annotations

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any
 
+from airflow_provider_music.testing.apis import APIS as API_ENTRIES
+from airflow_provider_music.testing.apis import DEFAULT_TOKEN, api, env_for, export_lines
 from airflow_provider_music.testing.emulator import (
-    DEFAULT_TOKEN,
     EmulatorState,
     FaultRule,
     bind_socket,
-    connection_json,
     create_app,
-    default_connection_extras,
     is_loopback,
+    url_for,
 )
 
-APIS = ("riffusion", "acrcloud", "audioshake")
+#: Names of the emulated APIs (THE list is :data:`airflow_provider_music.testing.apis.APIS`).
+APIS = tuple(entry.name for entry in API_ENTRIES)
 
 
 class EmulatorServer:
@@ -51,7 +53,7 @@ class EmulatorServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return url_for(self.host, self.port)
 
     def start(self) -> EmulatorServer:
         import uvicorn
@@ -100,11 +102,19 @@ class EmulatorServer:
         return self.state.count(method, path_or_route)
 
     # ---- connections --------------------------------------------------------------------
-    def connection(self, api: str, /, *, token: str | None = None, **extra: Any) -> str:
-        """``AIRFLOW_CONN_*`` JSON for a connection of type ``api`` pointing at this emulator."""
-        merged = {**default_connection_extras(api, self.url), **extra}
-        return connection_json(api, self.url, token=token or self.token, extra=merged)
+    def connection(self, api_name: str, /, *, token: str | None = None, **extra: Any) -> str:
+        """``AIRFLOW_CONN_*`` JSON for a connection of API ``api_name`` pointing at this emulator."""
+        return json.dumps(api(api_name).connection(self.url, token=token or self.token, **extra))
 
     def env(self, *, token: str | None = None) -> dict[str, str]:
-        """``AIRFLOW_CONN_<API>_DEFAULT`` for the three APIs."""
-        return {f"AIRFLOW_CONN_{api.upper()}_DEFAULT": self.connection(api, token=token) for api in APIS}
+        """``AIRFLOW_CONN_<CONN_ID>`` for every emulated API."""
+        return env_for(self.url, token=token or self.token)
+
+    def export_lines(self, *, token: str | None = None) -> list[str]:
+        """The ``export AIRFLOW_CONN_...=...`` shell lines for every emulated API."""
+        return export_lines(self.url, token=token or self.token)
+
+    @property
+    def callbacks(self) -> Any:
+        """The callbacks the APIs sent (:class:`~airflow_provider_music.testing.callbacks.CallbackSender`)."""
+        return self.state.callbacks

@@ -1,27 +1,67 @@
-"""Deferrable triggers of the ACRCloud slice: three-line subclasses of the shared poll loop."""
+"""Typed status links and deferrable triggers of the ACRCloud slice."""
 
 from __future__ import annotations
 
-from airflow_provider_music.hooks.acrcloud import AcrCloudHook
-from airflow_provider_music.triggers.base import MusicPollTrigger
+from typing import Any
+
+from airflow_provider_music.hooks.acrcloud import AcrCloudHook, join_ids
+from airflow_provider_music.triggers.base import MusicPollTrigger, StatusLink
+
+
+def _bucket(bucket_id: Any) -> str:
+    return str(bucket_id)
+
+
+def file_state_target(bucket_id: Any, ids: Any, fail_fast: bool | None = None) -> dict[str, Any]:
+    """Bucket files (ids or acr_ids: int, string, comma-joined or list) of a resolved bucket."""
+    target: dict[str, Any] = {"bucket_id": _bucket(bucket_id), "ids": join_ids(ids)}
+    if fail_fast is not None:
+        target["fail_fast"] = bool(fail_fast)
+    return target
+
+
+def dump_target(bucket_id: Any) -> dict[str, Any]:
+    """The dump of a resolved bucket."""
+    return {"bucket_id": _bucket(bucket_id)}
+
+
+def scan_target(container_id: Any, file_ids: Any, region: str | None = None) -> dict[str, Any]:
+    """Files of a file-scanning container (``region``: the container's, which selects the FsFiles host)."""
+    target = {"container_id": str(container_id), "file_ids": join_ids(file_ids, argument="file_ids")}
+    if region:
+        target["region"] = str(region)
+    return target
+
+
+#: Bucket files until all are ready (state 1); any error (-1) fails.
+FILE_STATE: StatusLink[AcrCloudHook] = StatusLink(
+    name="ACRCloud bucket files", hook_class=AcrCloudHook, target=file_state_target,
+    check=AcrCloudHook.files_status, acheck=AcrCloudHook.afiles_status,
+)
+
+#: The dump of a bucket until it is ready (status 1).
+DUMP_STATUS: StatusLink[AcrCloudHook] = StatusLink(
+    name="ACRCloud bucket dump", hook_class=AcrCloudHook, target=dump_target,
+    check=AcrCloudHook.dump_status, acheck=AcrCloudHook.adump_status,
+)
+
+#: File-scanning files until results are in (state 1 or -1 "no results"); -2/-3 fail.
+SCAN_STATUS: StatusLink[AcrCloudHook] = StatusLink(
+    name="ACRCloud file scan", hook_class=AcrCloudHook, target=scan_target,
+    check=AcrCloudHook.fs_files_status, acheck=AcrCloudHook.afs_files_status,
+)
 
 
 class AcrCloudFileStateTrigger(MusicPollTrigger):
     """Wait until bucket files are ready (state 1). ``target``: ``bucket_id``, ``ids`` and optional ``fail_fast``."""
-
-    hook_class = AcrCloudHook
-    status_method = "afiles_status"
+    link = FILE_STATE
 
 
 class AcrCloudDumpTrigger(MusicPollTrigger):
     """Wait until a bucket dump is ready (status 1). ``target``: ``bucket_id``."""
-
-    hook_class = AcrCloudHook
-    status_method = "adump_status"
+    link = DUMP_STATUS
 
 
 class AcrCloudScanTrigger(MusicPollTrigger):
     """Wait until file-scanning results are in. ``target``: ``container_id``, ``file_ids``."""
-
-    hook_class = AcrCloudHook
-    status_method = "afs_files_status"
+    link = SCAN_STATUS

@@ -1,49 +1,176 @@
-"""The one poll loop shared by every deferrable operator and sensor of this provider.
+"""Typed status links and the one poll loop shared by every deferrable operator and sensor.
 
-A trigger here knows only a hook class, the name of one of its ``async`` status methods and that
-method's JSON-primitive keyword arguments (``target``). Each API module subclasses
-:class:`MusicPollTrigger` in three lines. The loop:
+A :class:`StatusLink` names ONE status check of one API, by reference, not by string:
+
+* ``check`` - the hook's sync status method (``RiffusionHook.song_status``), used by operators and sensors;
+* ``acheck`` - its ``async`` twin (``RiffusionHook.asong_status``), used by the trigger;
+* ``target`` - the ONE function that builds the JSON-primitive keyword arguments both methods take
+  (what a trigger serializes);
+* ``cancel`` / ``acancel`` - the API's cancel call when it has one (FlowMusic ``DELETE jobs/{id}``);
+* ``trigger_class`` - bound when a :class:`MusicPollTrigger` subclass declares ``link = ...``.
+
+The trigger loop:
 
 * holds the event loop's shared aiohttp session for its whole life (thousands of triggers, one pool);
 * awaits only I/O; sleeps never past the absolute ``deadline`` (epoch seconds);
 * keeps polling through transient API errors (they are retried inside the hook first);
 * yields exactly one event: ``success``, ``failed``, ``timeout`` or ``error`` - never a token, never data;
-* on user kill, calls the hook's ``acancel`` when the API has one, or logs that it cannot cancel.
+* logs progress quietly (see :class:`Progress`);
+* on user kill (Airflow 3.3+), cancels through ``link.acancel`` when the API has one, or logs that it cannot.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
-from collections.abc import AsyncIterator
-from typing import Any, ClassVar
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, ClassVar, Concatenate, Generic, TypeVar
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_music.core import (
+from airflow_provider_music.core.deadline import deadline_scope
+from airflow_provider_music.core.errors import (
+    InvalidInputError,
     JobFailedError,
     JobTimeoutError,
     MusicApiError,
-    MusicApiHook,
-    PollResult,
 )
+from airflow_provider_music.core.polling import PollResult
+from airflow_provider_music.hooks.base import MusicApiHook
 
 EVENT_STATUSES = ("success", "failed", "timeout", "error")
+H = TypeVar("H", bound=MusicApiHook)
+
+
+class StatusLink(Generic[H]):
+    """One status check of one API: sync method, async method, target builder, trigger class, cancel."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        hook_class: type[H],
+        check: Callable[Concatenate[H, ...], PollResult],
+        acheck: Callable[Concatenate[H, ...], Awaitable[PollResult]],
+        target: Callable[..., dict[str, Any]],
+        cancel: Callable[Concatenate[H, ...], Any] | None = None,
+        acancel: Callable[Concatenate[H, ...], Awaitable[Any]] | None = None,
+    ) -> None:
+        self.name = name
+        self.hook_class = hook_class
+        self.check = check
+        self.acheck = acheck
+        self.target = target
+        self.cancel = cancel
+        self.acancel = acancel
+        self._trigger_class: type[MusicPollTrigger] | None = None
+
+    def __repr__(self) -> str:
+        return f"StatusLink({self.name!r})"
+
+    def describe(self, target: dict[str, Any]) -> str:
+        """How logs and errors name the watched job(s): ``Riffusion songs job_ids=a,b user_id=u``."""
+        return f"{self.name} {describe_target(target)}".rstrip()
+
+    @property
+    def trigger_class(self) -> type[MusicPollTrigger]:
+        if self._trigger_class is None:
+            raise TypeError(f"{self!r} has no trigger: declare `link = ...` on a MusicPollTrigger subclass")
+        return self._trigger_class
+
+    def bind(self, trigger_class: type[MusicPollTrigger]) -> None:
+        if self._trigger_class is not None and self._trigger_class is not trigger_class:
+            raise TypeError(f"{self!r} is already the link of {self._trigger_class.__qualname__}")
+        self._trigger_class = trigger_class
+
+    def poll(self, hook: H, target: dict[str, Any]) -> PollResult:
+        """One sync status check (operators and sensors)."""
+        return self.check(hook, **target)
+
+    def cancel_job(self, hook: H, target: dict[str, Any]) -> bool:
+        """Cancel through the API when it can; ``False`` when the API has no cancel call."""
+        if self.cancel is None:
+            return False
+        self.cancel(hook, **target)
+        return True
+
+    def trigger(
+        self, *, conn_id: str, target: dict[str, Any], poll_interval: float, timeout: float | None,
+        carry: dict[str, Any] | None = None,
+    ) -> MusicPollTrigger:
+        """The trigger waiting for ``target`` (``timeout`` relative seconds, ``None`` = no limit).
+
+        ``carry`` (small, JSON-primitive) comes back in the event: ``airflow dags test`` resumes a task with
+        ``{"event": ...}`` only, dropping the ``defer`` kwargs, so the job record travels in the event too.
+        """
+        return self.trigger_class(
+            conn_id=conn_id, target=target, poll_interval=poll_interval, deadline=deadline_after(timeout), carry=carry
+        )
+
+
+class Progress:
+    """When a wait is worth a log line: on every state change, otherwise every ``every`` polls.
+
+    Sync waits (operators, sensors in poke mode) use ``every=5, min_gap=0``. Triggers use
+    ``every=10, min_gap=300``: with 10,000 deferred tasks the triggerer writes one line per task every
+    five minutes at most, plus one per state change; every other poll logs at DEBUG.
+    """
+
+    def __init__(self, describe: str, logger: Any, *, every: int = 5, min_gap: float = 0.0) -> None:
+        self.describe = describe
+        self.logger = logger
+        self.every = every
+        self.min_gap = min_gap
+        self.polls = 0
+        self.started = time.monotonic()
+        self._last_key: tuple[str, str] | None = None
+        self._quiet = 0
+        self._last_line = self.started
+
+    def seen(self, result: PollResult) -> None:
+        self.polls += 1
+        now = time.monotonic()
+        key = (result.state, result.message)
+        if key != self._last_key:
+            self._log(now, "%s: %s", self.describe, result.message or result.state)
+            self._last_key = key
+            return
+        self._quiet += 1
+        if self._quiet >= self.every and now - self._last_line >= self.min_gap:
+            waited = now - self.started
+            self._log(now, "%s: still %s after %.0f s (%d polls)", self.describe, result.message or result.state,
+                      waited, self.polls)
+        else:
+            self.logger.debug("%s: %s (poll %d)", self.describe, result.message or result.state, self.polls)
+
+    def _log(self, now: float, msg: str, *args: Any) -> None:
+        self.logger.info(msg, *args)
+        self._quiet = 0
+        self._last_line = now
 
 
 class MusicPollTrigger(BaseTrigger):
-    """Poll ``hook_class(conn_id).<status_method>(**target)`` until it reports a terminal state.
+    """Poll ``link.acheck(hook, **target)`` until it reports a terminal state.
+
+    Subclasses declare only ``link = SOME_STATUS_LINK``.
 
     :param conn_id: Airflow connection id of the API.
-    :param target: JSON-primitive keyword arguments of the status method (job ids, bucket id, ...).
-    :param poll_interval: seconds between polls.
-    :param deadline: absolute wall-clock deadline (``time.time()`` seconds); ``None`` waits forever.
-    :param cancel_on_kill: cancel the remote job(s) when a user kills the deferred task.
+    :param target: JSON-primitive keyword arguments of the status method (built by ``link.target``).
+    :param poll_interval: seconds between polls (finite, >= 0; anything else ends in an ``error`` event).
+    :param deadline: absolute wall-clock deadline (``time.time()`` seconds); ``None`` (or ``inf``) waits
+        forever; ``NaN`` is an ``error`` event, never "forever".
+    :param cancel_on_kill: cancel the remote job(s) when a user kills the deferred task (if the API can).
     """
 
-    hook_class: ClassVar[type[MusicApiHook]]
-    status_method: ClassVar[str]
-    cancel_method: ClassVar[str | None] = None
+    link: ClassVar[StatusLink[Any]]
+    progress_every: ClassVar[int] = 10
+    progress_min_gap: ClassVar[float] = 300.0
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "link" in cls.__dict__:
+            cls.link.bind(cls)
 
     def __init__(
         self,
@@ -53,33 +180,39 @@ class MusicPollTrigger(BaseTrigger):
         poll_interval: float = 30.0,
         deadline: float | None = None,
         cancel_on_kill: bool = True,
+        carry: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.conn_id = conn_id
         self.target = target
-        self.poll_interval = float(poll_interval)
-        self.deadline = deadline
+        self.poll_interval = _as_float(poll_interval)
+        self.deadline = None if deadline is None else _as_float(deadline)
         self.cancel_on_kill = cancel_on_kill
+        self.carry = carry
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "conn_id": self.conn_id,
-                "target": self.target,
-                "poll_interval": self.poll_interval,
-                "deadline": self.deadline,
-                "cancel_on_kill": self.cancel_on_kill,
-            },
-        )
+        kwargs: dict[str, Any] = {
+            "conn_id": self.conn_id,
+            "target": self.target,
+            "poll_interval": self.poll_interval,
+            "deadline": self.deadline,
+            "cancel_on_kill": self.cancel_on_kill,
+        }
+        if self.carry is not None:
+            kwargs["carry"] = self.carry
+        return f"{type(self).__module__}.{type(self).__qualname__}", kwargs
 
     def _hook(self) -> MusicApiHook:
-        return self.hook_class(conn_id=self.conn_id)
+        return self.link.hook_class(self.conn_id)
+
+    def describe(self) -> str:
+        return self.link.describe(self.target)
 
     def _event(self, status: str, message: str, payload: dict[str, Any] | None = None) -> TriggerEvent:
-        return TriggerEvent(
-            {"status": status, "message": message, "target": self.target, "payload": payload or {}}
-        )
+        event = {"status": status, "message": message, "target": self.target, "payload": payload or {}}
+        if self.carry is not None:
+            event["carry"] = self.carry
+        return TriggerEvent(event)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         # Poll to the end first, then yield once with nothing left to clean up: whoever consumes the
@@ -87,56 +220,107 @@ class MusicPollTrigger(BaseTrigger):
         event = await self._wait()
         yield event
 
+    def _check_arguments(self) -> None:
+        if not math.isfinite(self.poll_interval) or self.poll_interval < 0:
+            raise InvalidInputError(f"poll_interval must be a finite number of seconds >= 0, got {self.poll_interval!r}")
+        if self.deadline is not None and math.isnan(self.deadline):
+            raise InvalidInputError("deadline is NaN: the wait has no valid time limit")
+        if self.deadline is not None and math.isinf(self.deadline):
+            self.deadline = None if self.deadline > 0 else 0.0
+
     async def _wait(self) -> TriggerEvent:
-        hook = self._hook()
-        describe = f"{type(self).__name__}({self.target})"
         try:
+            self._check_arguments()
+            hook = self._hook()
             async with hook.async_session():
-                # The task polled just before deferring, so wait one interval first. This also keeps an event
-                # from firing before the scheduler has processed the deferral (an Airflow race seen with jobs
-                # that finish within a second: the scheduler then fails the re-queued task instance).
-                await asyncio.sleep(self._pause(time.time()))
-                while True:
-                    result: PollResult | None = None
-                    try:
-                        result = await getattr(hook, self.status_method)(**self.target)
-                    except MusicApiError as exc:
-                        if not exc.retryable:
-                            raise
-                        self.log.warning("Polling %s failed, will poll again: %s", describe, exc)
-                    if result is not None and result.done:
-                        return self._event(result.state, result.message, result.payload)
-                    now = time.time()
-                    if self.deadline is not None and now >= self.deadline:
-                        last = f" (last state: {result.message or result.state})" if result else ""
-                        return self._event("timeout", f"Timed out waiting for {describe}{last}")
-                    await asyncio.sleep(self._pause(now))
+                return await self._loop(hook)
         except Exception as exc:  # an error event, never an exception that kills the triggerer task
             event = self._event("error", f"{type(exc).__name__}: {exc}")
             if isinstance(exc, MusicApiError):  # the worker re-raises the same class (e.g. no-retry errors)
                 event.payload["error_class"] = f"{type(exc).__module__}.{type(exc).__qualname__}"
             return event
 
-    def _pause(self, now: float) -> float:
+    async def _loop(self, hook: MusicApiHook) -> TriggerEvent:
+        progress = Progress(self.describe(), self.log, every=self.progress_every, min_gap=self.progress_min_gap)
+        # The task polled just before deferring, so wait one interval first. This also keeps an event
+        # from firing before the scheduler has processed the deferral (an Airflow race seen with jobs
+        # that finish within a second: the scheduler then fails the re-queued task instance).
+        await asyncio.sleep(self._pause(time.time()))
+        while True:
+            result: PollResult | None = None
+            hint: float | None = None  # a 429's Retry-After (or the API's minimum) outlasting the retries
+            try:
+                with deadline_scope(self.deadline):  # the hook's inner retries end by the deadline too
+                    result = await self.link.acheck(hook, **self.target)
+            except MusicApiError as exc:
+                if not exc.retryable and not self._past_deadline():
+                    raise
+                hint = server_hint(exc.retry_after)
+                self.log.warning("Polling %s failed, will poll again: %s", self.describe(), exc)
+            if result is not None:
+                if result.done:
+                    return self._event(result.state, result.message, result.payload)
+                progress.seen(result)
+            now = time.time()
+            if self.deadline is not None and now >= self.deadline:
+                last = f" (last state: {result.message or result.state})" if result else ""
+                return self._event("timeout", f"Timed out waiting for {self.describe()}{last}")
+            await asyncio.sleep(self._pause(now, at_least=hint))
+
+    def _past_deadline(self) -> bool:
+        return self.deadline is not None and time.time() >= self.deadline
+
+    def _pause(self, now: float, *, at_least: float | None = None) -> float:
+        """The next pause: the poll interval, or the server's back-off hint when longer; never past the deadline."""
+        pause = self.poll_interval if at_least is None else max(self.poll_interval, at_least)
         if self.deadline is None:
-            return self.poll_interval
-        return max(0.0, min(self.poll_interval, self.deadline - now))
+            return pause
+        return max(0.0, min(pause, self.deadline - now))
 
     async def on_kill(self) -> None:
         """Called (Airflow 3.3+) only when a user kills the deferred task - never on triggerer restart."""
         if not self.cancel_on_kill:
             return
-        if self.cancel_method is None:
-            self.log.info(
-                "%s has no cancel endpoint; the remote job(s) %s keep running", self.hook_class.hook_name, self.target
-            )
+        if self.link.acancel is None:
+            self.log.info("%s has no cancel endpoint; the remote job(s) %s keep running",
+                          self.link.hook_class.hook_name, self.target)
             return
         hook = self._hook()
         try:
-            await getattr(hook, self.cancel_method)(**self.target)
+            async with hook.async_session():
+                await self.link.acancel(hook, **self.target)
             self.log.info("Cancelled remote job(s) %s", self.target)
         except Exception as exc:
             self.log.warning("Could not cancel remote job(s) %s: %s", self.target, exc)
+
+
+def describe_target(target: Any, *, most: int = 3) -> str:
+    """A short ``key=value`` form of a status target: lists cut to ``most`` items, empty values left out."""
+    if not isinstance(target, dict):
+        return _short(target)
+    parts = []
+    for key, value in target.items():
+        if value is None or value == [] or value == {}:
+            continue
+        if isinstance(value, list | tuple):
+            shown = ",".join(str(v) for v in value[:most])
+            value = shown + (f" (+{len(value) - most} more)" if len(value) > most else "")
+        parts.append(f"{key}={value}")
+    return " ".join(parts)
+
+
+def server_hint(value: Any) -> float | None:
+    """A server back-off hint in seconds, or None when absent or not a sane finite number."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+        return None
+    return min(float(value), 3600.0)
+
+
+def _as_float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def validate_event(event: Any, *, describe: str) -> dict[str, Any]:
@@ -146,7 +330,9 @@ def validate_event(event: Any, *, describe: str) -> dict[str, Any]:
     receive ``None`` or a shape it does not know: both are errors, never silent success.
     """
     if not isinstance(event, dict) or event.get("status") not in EVENT_STATUSES:
-        raise MusicApiError(f"{describe}: resumed with an invalid trigger event: {event!r}")
+        raise MusicApiError(f"{describe}: resumed with an invalid trigger event: {_short(event)}")
+    if not isinstance(event.get("payload", {}), dict):
+        raise MusicApiError(f"{describe}: resumed with an invalid trigger event payload: {_short(event)}")
     status = event["status"]
     message = str(event.get("message") or status)
     if status == "success":
@@ -155,7 +341,14 @@ def validate_event(event: Any, *, describe: str) -> dict[str, Any]:
         raise JobFailedError(f"{describe} failed: {message}", details=event.get("payload"))
     if status == "timeout":
         raise JobTimeoutError(f"{describe}: {message}")
-    raise _error_class(event.get("error_class"))(f"{describe}: {message}")
+    raise _error_class(event.get("error_class") or (event.get("payload") or {}).get("error_class"))(
+        f"{describe}: {message}"
+    )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 300 else text[:300] + "..."
 
 
 def _error_class(name: Any) -> type[MusicApiError]:
@@ -173,5 +366,14 @@ def _error_class(name: Any) -> type[MusicApiError]:
 
 
 def deadline_after(timeout: float | None) -> float | None:
-    """Absolute wall-clock deadline for a relative ``timeout`` in seconds."""
-    return None if timeout is None else time.time() + float(timeout)
+    """Absolute wall-clock deadline for a relative ``timeout`` in seconds (``None`` or ``inf``: no limit).
+
+    ``NaN`` stays ``NaN`` so the trigger reports an error instead of waiting forever.
+    """
+    if timeout is None:
+        return None
+    seconds = _as_float(timeout)
+    if math.isinf(seconds) and seconds > 0:
+        return None
+    return time.time() + seconds
+

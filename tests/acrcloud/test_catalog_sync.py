@@ -12,8 +12,9 @@ import pytest
 
 from airflow_provider_music.core import InvalidInputError
 from airflow_provider_music.hooks.acrcloud import AcrCloudHook
-from airflow_provider_music.operators import acrcloud as ops
-from airflow_provider_music.operators.acrcloud import AcrCloudCatalogSyncOperator
+from airflow_provider_music.operators.acrcloud_sync import AcrCloudCatalogSyncOperator
+from airflow_provider_music.sync import catalog as ops
+from airflow_provider_music.sync import execute as sync_execute
 from airflow_provider_music.testing.acrcloud import store_of
 from airflow_provider_music.testing.audio import sine_wav
 
@@ -79,7 +80,7 @@ def test_sync_200_then_nothing_to_do(emu, bucket, tmp_path, make_context, monkey
     def no_read(path):
         raise AssertionError(f"audio read: {path}")
 
-    monkeypatch.setattr(ops, "_open_track", no_read)
+    monkeypatch.setattr(ops, "open_track", no_read)
     received = store_of(emu.state).bytes_received
     lists_before = emu.count("GET", f"/api/buckets/{bucket}/files")
     second = sync(make_context, catalog, bucket)
@@ -303,9 +304,8 @@ def test_validation_before_any_request(emu, bucket, tmp_path, make_context, kwar
     catalog = tmp_path / "catalog"
     make_catalog(catalog, 1)
     kwargs = {"catalog": str(catalog), **kwargs}
-    op = AcrCloudCatalogSyncOperator(task_id="sync", bucket_id=bucket, **kwargs)
-    with pytest.raises(InvalidInputError, match=match):
-        op.execute(make_context())
+    with pytest.raises(InvalidInputError, match=match):  # at DAG parse time (construction) or before any request
+        AcrCloudCatalogSyncOperator(task_id="sync", bucket_id=bucket, **kwargs).execute(make_context())
     assert emu.count("GET", f"/api/buckets/{bucket}/files") == 0
 
 
@@ -334,7 +334,8 @@ async def test_deferrable_sync_keeps_summary_and_reports_processing_errors(emu, 
 
     # a processing error reported by the trigger names the catalog path
     failed_event = {"status": "failed", "message": "1 failed", "target": trigger.target,
-                    "payload": {"failed": [{"id": int(trigger.target["ids"].split(",")[0]), "reason": "processing failed (state -1)"}]}}
+                    "payload": {"failed": [{"id": int(trigger.target["ids"].split(",")[0]), "state": -1,
+                                             "reason": "processing failed (state -1)"}]}}
     store.set(op.summary_key, {"summary": result, "failures": [], "pending": {trigger.target["ids"].split(",")[0]: "artist0/track000.wav"}})
     with pytest.raises(Exception, match="artist0/track000.wav: processing failed"):
         fresh.execute_complete(make_context(store), failed_event)
@@ -344,9 +345,9 @@ def test_progress_logged_at_a_steady_cadence(monkeypatch):
     from unittest import mock
 
     clock = {"t": 0.0}
-    monkeypatch.setattr(ops.time, "monotonic", lambda: clock["t"])
+    monkeypatch.setattr(sync_execute.time, "monotonic", lambda: clock["t"])
     log = mock.MagicMock()
-    progress = ops._Progress(log=log, total_files=10, total_bytes=10_000_000, interval=30.0)
+    progress = sync_execute.Progress(log=log, total_files=10, total_bytes=10_000_000, interval=30.0)
     for _ in range(10):
         clock["t"] += 10.0  # one file every 10 s -> one line every 30 s
         progress.add(1_000_000)

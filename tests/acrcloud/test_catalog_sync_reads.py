@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_music.hooks.acrcloud import AcrCloudHook
-from airflow_provider_music.operators import acrcloud as ops
-from airflow_provider_music.operators.acrcloud import AcrCloudCatalogSyncOperator
+from airflow_provider_music.operators.acrcloud_sync import AcrCloudCatalogSyncOperator
+from airflow_provider_music.sync import catalog as ops
 from airflow_provider_music.testing.acrcloud import store_of
 from airflow_provider_music.testing.audio import sine_wav
 
@@ -24,9 +24,9 @@ def bucket(music_emulator) -> int:
 
 @pytest.fixture
 def reads(monkeypatch) -> dict[str, int]:
-    """Bytes read per track through the operator's one reader (``_open_track``)."""
+    """Bytes read per track through the operator's one reader (``open_track``)."""
     counted: dict[str, int] = {}
-    real = ops._open_track
+    real = ops.open_track
 
     class Counting:
         def __init__(self, fh, name):
@@ -43,7 +43,7 @@ def reads(monkeypatch) -> dict[str, int]:
         def __exit__(self, *exc):
             self.fh.close()
 
-    monkeypatch.setattr(ops, "_open_track", lambda path: Counting(real(path), path.name))
+    monkeypatch.setattr(ops, "open_track", lambda path: Counting(real(path), path.name))
     return counted
 
 

@@ -30,6 +30,7 @@ from airflow_provider_music.hooks.acrcloud import (
     parse_files_status,
     parse_fs_files_status,
 )
+from airflow_provider_music.testing.audio import sine_wav
 from tests.conftest import SECRET_TOKEN
 
 BASE = "https://api-v2.acrcloud.com/api/"
@@ -398,7 +399,7 @@ def test_fs_containers_and_files(hook, requests_mock, tmp_path):
     hook.delete_fs_container(101)
 
     audio = tmp_path / "a.wav"
-    audio.write_bytes(b"RIFF" + b"\x00" * 100)
+    audio.write_bytes(sine_wav(0.1, sample_rate=8000))
     requests_mock.post(BASE + "fs-containers/101/files", json={"data": {"file_id": "uuid-1"}})
     assert hook.upload_fs_file(101, source=audio, name="a")["id"] == "uuid-1"
     m = requests_mock.post(BASE + "fs-containers/101/files", json={"data": {"id": "uuid-2"}})
@@ -443,10 +444,15 @@ def test_identify_signs_request(hook, requests_mock):
 def test_identify_errors_and_config(hook, requests_mock, set_connection):
     requests_mock.post("https://identify-eu-west-1.acrcloud.com/v1/identify",
                        json={"status": {"code": 3014, "msg": "Invalid Signature"}})
+    from airflow_provider_music.testing.audio import sine_wav
+
+    sample = sine_wav(0.05, sample_rate=8000)  # identify(data_type="audio") checks the sample is audio
     with pytest.raises(AuthenticationError, match="3014"):
-        hook.identify(b"x")
+        hook.identify(sample)
     with pytest.raises(InvalidInputError, match="data_type"):
-        hook.identify(b"x", "video")
+        hook.identify(sample, "video")
+    with pytest.raises(InvalidInputError, match="sample"):
+        hook.identify(b"x")
     set_connection("acrcloud_default", "acrcloud")
     with pytest.raises(ConfigurationError, match="access_key"):
-        AcrCloudHook().identify(b"x")
+        AcrCloudHook().identify(sample)

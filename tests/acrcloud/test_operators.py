@@ -113,11 +113,11 @@ def test_upload_retry_after_crash_reconnects(emu, bucket, track, make_context):
     first = AcrCloudUploadFileOperator(task_id="up", bucket_id=bucket, source=str(track), deferrable=True, poll_interval=0.05)
     with pytest.raises(TaskDeferred):
         first.execute(make_context(store))
-    assert store.get("acrcloud_upload_file_id")
+    assert store.get("acrcloud_upload_file_id")["file_id"]
     # the worker died while deferred; Airflow retries the task (sync this time)
     again = AcrCloudUploadFileOperator(task_id="up", bucket_id=bucket, source=str(track), poll_interval=0.05)
     result = again.execute(make_context(store))
-    assert result["state"] == 1 and result["id"] == store.get("acrcloud_upload_file_id")
+    assert result["state"] == 1 and result["id"] == store.get("acrcloud_upload_file_id")["file_id"]
     assert emu.count("POST", f"/api/buckets/{bucket}/files") == 1
 
 
@@ -143,13 +143,13 @@ async def test_upload_deferrable_round_trip(emu, bucket, track, make_context):
     assert SECRET_TOKEN not in json.dumps(trigger.serialize()[1])
     events = await run_trigger(trigger)
     assert events[0].payload["status"] == "success"
-    assert op.execute_complete(ctx, events[0].payload)["state"] == 1
+    assert op.execute_complete(ctx, events[0].payload, **exc.value.kwargs)["state"] == 1
 
 
 def test_console_link_reads_xcom(monkeypatch):
-    from airflow_provider_music.operators import acrcloud as ops
+    from airflow_provider_music.operators import base
 
-    monkeypatch.setattr(ops.XCom, "get_value", staticmethod(lambda key, ti_key: f"url-for-{key}"))
+    monkeypatch.setattr(base.XCom, "get_value", staticmethod(lambda key, ti_key: f"url-for-{key}"))
     assert AcrCloudConsoleLink().get_link(None, ti_key=object()) == "url-for-acrcloud_console_url"
 
 
@@ -192,7 +192,7 @@ async def test_dump_operator_deferrable(emu, hook, bucket, tmp_path, make_contex
     assert isinstance(exc.value.trigger, AcrCloudDumpTrigger)
     events = await run_trigger(exc.value.trigger)
     assert events[0].payload["status"] == "success"
-    out = op.execute_complete(ctx, events[0].payload)
+    out = op.execute_complete(ctx, events[0].payload, **exc.value.kwargs)
     assert out.endswith("d.json") and json.loads((tmp_path / "d.json").read_text()) == []
 
 
@@ -233,7 +233,7 @@ async def test_scan_operator_deferrable_and_resume(emu, track, make_context):
         op.execute(ctx)
     assert isinstance(exc.value.trigger, AcrCloudScanTrigger) and store.get("acrcloud_scan_file")
     events = await run_trigger(exc.value.trigger)
-    result = op.execute_complete(ctx, events[0].payload)
+    result = op.execute_complete(ctx, events[0].payload, **exc.value.kwargs)
     assert result["state"] == -1 and not result["matched"]
     # an Airflow retry after the scan finished returns the stored result without scanning again
     again = AcrCloudScanFileOperator(task_id="scan", source=str(track), deferrable=True, poll_interval=0.05)

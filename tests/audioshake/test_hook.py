@@ -8,18 +8,9 @@ import logging
 
 import pytest
 import requests
+from airflow.providers.common.compat.sdk import AirflowFailException
 
-from airflow_provider_music.core import (
-    AuthenticationError,
-    ConfigurationError,
-    InvalidInputError,
-    InvalidResponseError,
-    NotFoundError,
-    RetryPolicy,
-    ValidationError,
-)
-from airflow_provider_music.hooks.audioshake import (
-    AudioShakeHook,
+from airflow_provider_music.contract.audioshake import (
     combine_states,
     job_metadata,
     job_outputs,
@@ -29,6 +20,18 @@ from airflow_provider_music.hooks.audioshake import (
     task_outputs,
     unwrap_job,
 )
+from airflow_provider_music.core import (
+    AuthenticationError,
+    ConfigurationError,
+    InvalidInputError,
+    InvalidResponseError,
+    NotFoundError,
+    RetryPolicy,
+    ValidationError,
+)
+from airflow_provider_music.hooks.audioshake import AudioShakeHook
+from airflow_provider_music.hooks.audioshake_api import LostAnswerError
+from airflow_provider_music.testing.audio import sine_wav
 from tests.conftest import SECRET_TOKEN
 
 JOBS = "https://groovy.audioshake.ai"
@@ -52,7 +55,7 @@ def tasks_hook(set_connection):
 @pytest.fixture
 def wav(tmp_path):
     path = tmp_path / "song.wav"
-    path.write_bytes(b"RIFF" + b"\0" * 100)
+    path.write_bytes(sine_wav(0.05))
     return path
 
 
@@ -127,7 +130,7 @@ def test_ui_field_behaviour():
 
 def test_methods_of_the_other_api_are_refused(jobs_hook, requests_mock):
     with pytest.raises(ConfigurationError, match="api='tasks'"):
-        jobs_hook.get_task("task-1")
+        jobs_hook.tasks.get_task("task-1")
     assert requests_mock.call_count == 0
 
 
@@ -135,7 +138,7 @@ def test_methods_of_the_other_api_are_refused(jobs_hook, requests_mock):
 def test_upload_file_streams_multipart(jobs_hook, requests_mock, wav):
     requests_mock.post(f"{JOBS}/upload/", json={"name": "song.wav", "id": ASSET, "fileType": "audio/wav",
                                                 "format": "wav", "link": "https://x/y"})
-    asset = jobs_hook.upload_file(str(wav))
+    asset = jobs_hook.jobs.upload_file(str(wav))
     assert asset["id"] == ASSET
     req = requests_mock.last_request
     assert req.headers["Content-Type"].startswith("multipart/form-data; boundary=")
@@ -144,36 +147,38 @@ def test_upload_file_streams_multipart(jobs_hook, requests_mock, wav):
 
 def test_upload_file_object_and_missing_file(jobs_hook, requests_mock, tmp_path):
     requests_mock.post(f"{JOBS}/upload/", json={"id": ASSET})
-    assert jobs_hook.upload_file(io.BytesIO(b"abc"), filename="x.mp3")["id"] == ASSET
+    assert jobs_hook.jobs.upload_file(io.BytesIO(sine_wav(0.05)), filename="x.mp3")["id"] == ASSET
     with pytest.raises(InvalidInputError, match="file not found"):
-        jobs_hook.upload_file(str(tmp_path / "nope.wav"))
+        jobs_hook.jobs.upload_file(str(tmp_path / "nope.wav"))
     assert requests_mock.call_count == 1
 
 
 def test_upload_answer_without_id(jobs_hook, requests_mock, wav):
     requests_mock.post(f"{JOBS}/upload/", json={"name": "x"})
-    with pytest.raises(InvalidResponseError, match="no asset id"):
-        jobs_hook.upload_file(str(wav))
+    with pytest.raises(LostAnswerError, match="may have been created; ids unknown.*no asset id") as err:
+        jobs_hook.jobs.upload_file(str(wav))
+    assert isinstance(err.value, AirflowFailException)  # a person checks first: no blind Airflow retry
+    assert requests_mock.call_count == 1  # the asset exists (200) but its id is unknown: never uploaded twice
 
 
 @pytest.mark.parametrize(("audio", "path"), [(False, "/upload/link"), (True, "/upload/audio-link")])
 def test_upload_link(jobs_hook, requests_mock, audio, path):
     requests_mock.post(f"{JOBS}{path}", json={"name": "song", "id": ASSET, "format": "mp3"})
-    assert jobs_hook.upload_link("https://example.com/a.mp3", name="song", audio=audio)["id"] == ASSET
+    assert jobs_hook.jobs.upload_link("https://example.com/a.mp3", name="song", audio=audio)["id"] == ASSET
     assert requests_mock.last_request.json() == {"link": "https://example.com/a.mp3", "name": "song"}
 
 
 @pytest.mark.parametrize("link", ["ftp://x/a.mp3", "not a url", "", None, "https://"])
 def test_upload_link_rejects_bad_links(jobs_hook, requests_mock, link):
     with pytest.raises(InvalidInputError, match="link must be a public http"):
-        jobs_hook.upload_link(link)
+        jobs_hook.jobs.upload_link(link)
     assert requests_mock.call_count == 0
 
 
 # ---- legacy jobs --------------------------------------------------------------------------------
 def test_create_job_body(jobs_hook, requests_mock):
     requests_mock.post(f"{JOBS}/job/", json={"job": {"id": JOB, "status": "created", "metadata": {}}})
-    job = jobs_hook.create_job(
+    job = jobs_hook.jobs.create_job(
         ASSET, name="vocals", format="wav", callback_url="https://example.com/hook", residual=True,
         max_track_length=20, preview=False, watermark_interval=10, custom_property="x" * 1000,
     )
@@ -188,15 +193,15 @@ def test_create_job_body(jobs_hook, requests_mock):
 
 def test_create_job_without_status_in_answer_and_lyrics(jobs_hook, requests_mock):
     requests_mock.post(f"{JOBS}/job/", json={"job": {"id": JOB, "assetId": ASSET}})  # music-detection example
-    assert jobs_hook.create_job(ASSET, name="alignment", format="json", language="auto")["id"] == JOB
+    assert jobs_hook.jobs.create_job(ASSET, name="alignment", format="json", language="auto")["id"] == JOB
     assert requests_mock.last_request.json()["metadata"] == {"format": "json", "name": "alignment", "language": "auto"}
-    jobs_hook.create_job(ASSET, name="music_detection", format="json")
+    jobs_hook.jobs.create_job(ASSET, name="music_detection", format="json")
 
 
 def test_create_job_answer_without_id(jobs_hook, requests_mock):
     requests_mock.post(f"{JOBS}/job/", json={"job": {"status": "created"}})
     with pytest.raises(InvalidResponseError, match="no job id"):
-        jobs_hook.create_job(ASSET, name="vocals", format="wav")
+        jobs_hook.jobs.create_job(ASSET, name="vocals", format="wav")
 
 
 @pytest.mark.parametrize(
@@ -214,7 +219,7 @@ def test_create_job_answer_without_id(jobs_hook, requests_mock):
         ({"name": "transcription", "format": "json", "language": "qq"}, "must be one of"),
         ({"language": "en"}, "only applies to transcription"),
         ({"max_track_length": 19}, "max_track_length must be >= 20"),
-        ({"max_track_length": "30"}, "max_track_length must be a number"),
+        ({"max_track_length": "thirty"}, "max_track_length must be a number"),
         ({"watermark_interval": 9.5}, "watermark_interval must be >= 10"),
         ({"custom_property": "x" * 1001}, "at most 1000"),
         ({"residual": "yes"}, "residual must be true or false"),
@@ -227,13 +232,13 @@ def test_create_job_answer_without_id(jobs_hook, requests_mock):
 def test_create_job_validation(jobs_hook, requests_mock, kwargs, match):
     args = {"asset_id": ASSET, "name": "vocals", "format": "wav", **kwargs}
     with pytest.raises(InvalidInputError, match=match):
-        jobs_hook.create_job(args.pop("asset_id"), **args)
+        jobs_hook.jobs.create_job(args.pop("asset_id"), **args)
     assert requests_mock.call_count == 0
 
 
 def test_create_job_legacy_all_format_and_other_source_assets(jobs_hook, requests_mock):
     requests_mock.post(f"{JOBS}/job/", json={"job": {"id": JOB}})
-    jobs_hook.create_job(ASSET, name="alignment", format="all", language="en",
+    jobs_hook.jobs.create_job(ASSET, name="alignment", format="all", language="en",
                          other_source_assets=[{"id": "t" * 10, "type": "transcription"}])
     assert requests_mock.last_request.json()["otherSourceAssets"] == [{"id": "t" * 10, "type": "transcription"}]
 
@@ -241,7 +246,7 @@ def test_create_job_legacy_all_format_and_other_source_assets(jobs_hook, request
 def test_create_job_server_error_is_not_blindly_retried(jobs_hook, requests_mock):
     requests_mock.post(f"{JOBS}/job/", status_code=500, json={"statusCode": 500, "error": "Internal", "message": "boom"})
     with pytest.raises(Exception) as err:
-        jobs_hook.create_job(ASSET, name="vocals", format="wav")
+        jobs_hook.jobs.create_job(ASSET, name="vocals", format="wav")
     assert err.value.request_may_have_been_processed is True
     assert requests_mock.call_count == 1  # a non-idempotent create that may have happened is not repeated
 
@@ -250,35 +255,43 @@ def test_create_job_fastify_400(jobs_hook, requests_mock):
     requests_mock.post(f"{JOBS}/job/", status_code=400,
                        json={"statusCode": 400, "error": "Bad Request", "message": "body/assetId must NOT have fewer"})
     with pytest.raises(ValidationError, match="Bad Request: body/assetId must NOT have fewer"):
-        jobs_hook.create_job(ASSET, name="vocals", format="wav")
+        jobs_hook.jobs.create_job(ASSET, name="vocals", format="wav")
 
 
 def test_get_job_returns_seed_model(jobs_hook, requests_mock):
     requests_mock.get(f"{JOBS}/job/{JOB}", json=seed_job())
-    job = jobs_hook.get_job(JOB)
+    job = jobs_hook.jobs.get_job(JOB)
     assert job["status"] == "completed" and job["outputAssets"][0]["name"] == "vocals.wav"
 
 
 def test_get_job_flat_answer_and_bad_answer(jobs_hook, requests_mock):
     requests_mock.get(f"{JOBS}/job/{JOB}", json={"id": JOB, "status": "processing"})
-    assert jobs_hook.get_job(JOB)["status"] == "processing"
+    assert jobs_hook.jobs.get_job(JOB)["status"] == "processing"
     requests_mock.get(f"{JOBS}/job/{JOB}", json=["nope"])
     with pytest.raises(InvalidResponseError, match="not a job object"):
-        jobs_hook.get_job(JOB)
+        jobs_hook.jobs.get_job(JOB)
 
 
 @pytest.mark.parametrize("job_id", ["ab", "x" * 61, None, 12345])
 def test_get_job_id_bounds(jobs_hook, requests_mock, job_id):
     with pytest.raises(InvalidInputError, match="3 to 60"):
-        jobs_hook.get_job(job_id)
+        jobs_hook.jobs.get_job(job_id)
     assert requests_mock.call_count == 0
 
 
 def test_get_job_quotes_the_id_and_maps_404(jobs_hook, requests_mock):
-    requests_mock.get(f"{JOBS}/job/..%2Fusage", status_code=404, json={"statusCode": 404, "error": "Not Found",
-                                                                         "message": "job not found"})
+    requests_mock.get(f"{JOBS}/job/job%3A1", status_code=404, json={"statusCode": 404, "error": "Not Found",
+                                                                      "message": "job not found"})
     with pytest.raises(NotFoundError, match="job not found"):
-        jobs_hook.get_job("../usage")
+        jobs_hook.jobs.get_job("job:1")
+    assert requests_mock.last_request.path == "/job/job%3a1"
+
+
+@pytest.mark.parametrize("job_id", ["../usage", "..", "%2e%2e", "a/b", "abc?x=1", "abc#f", "None", "{'a': 1}"])
+def test_hostile_ids_never_reach_another_endpoint(jobs_hook, requests_mock, job_id):
+    with pytest.raises(InvalidInputError):
+        jobs_hook.jobs.get_job(job_id)
+    assert requests_mock.call_count == 0
 
 
 def test_download_asset_streams_without_token_to_cdn(jobs_hook, requests_mock, tmp_path, caplog):
@@ -296,7 +309,7 @@ def test_download_asset_streams_without_token_to_cdn(jobs_hook, requests_mock, t
 # ---- Tasks API ----------------------------------------------------------------------------------
 def test_upload_asset(tasks_hook, requests_mock, wav):
     requests_mock.post(f"{TASKS}/assets", json={"id": ASSET, "format": "wav", "link": "https://cdn/x", "name": "song.wav"})
-    assert tasks_hook.upload_asset(str(wav))["id"] == ASSET
+    assert tasks_hook.tasks.upload_asset(str(wav))["id"] == ASSET
     assert requests_mock.last_request.headers["x-api-key"] == SECRET_TOKEN
 
 
@@ -305,14 +318,14 @@ def test_create_task_with_asset_and_url(tasks_hook, requests_mock):
     targets = [{"model": "vocals", "formats": "wav", "residual": True, "variant": "high_quality"},
                {"model": "alignment", "formats": ["json", "srt"], "language": "EN"},
                {"model": "strings", "formats": ["flac"]}]
-    assert tasks_hook.create_task(ASSET, targets, metadata="marker")["id"] == "task-1"
+    assert tasks_hook.tasks.create_task(ASSET, targets, metadata="marker")["id"] == "task-1"
     assert requests_mock.last_request.json() == {
         "assetId": ASSET, "metadata": "marker",
         "targets": [{"model": "vocals", "formats": ["wav"], "residual": True, "variant": "high_quality"},
                     {"model": "alignment", "formats": ["json", "srt"], "language": "en"},
                     {"model": "strings", "formats": ["flac"]}],
     }  # fmt: skip
-    tasks_hook.create_task("https://example.com/a.mp3", [{"model": "bass", "formats": ["wav"]}])
+    tasks_hook.tasks.create_task("https://example.com/a.mp3", [{"model": "bass", "formats": ["wav"]}])
     assert requests_mock.last_request.json()["url"] == "https://example.com/a.mp3"
 
 
@@ -337,18 +350,18 @@ def test_create_task_with_asset_and_url(tasks_hook, requests_mock):
 )
 def test_create_task_validation(tasks_hook, requests_mock, source, targets, match):
     with pytest.raises(InvalidInputError, match=match):
-        tasks_hook.create_task(source, targets)
+        tasks_hook.tasks.create_task(source, targets)
     assert requests_mock.call_count == 0
 
 
 def test_create_task_metadata_must_be_string(tasks_hook):
     with pytest.raises(InvalidInputError, match="metadata must be a string"):
-        tasks_hook.create_task(ASSET, [{"model": "bass", "formats": ["wav"]}], metadata={"a": 1})
+        tasks_hook.tasks.create_task(ASSET, [{"model": "bass", "formats": ["wav"]}], metadata={"a": 1})
 
 
 def test_twenty_targets_are_fine(tasks_hook, requests_mock):
     requests_mock.post(f"{TASKS}/tasks", json={"id": "task-1"})
-    tasks_hook.create_task(ASSET, [{"model": "bass", "formats": ["wav"]}] * 20)
+    tasks_hook.tasks.create_task(ASSET, [{"model": "bass", "formats": ["wav"]}] * 20)
 
 
 def test_get_task_list_tasks_find_task_list_models(tasks_hook, requests_mock):
@@ -356,40 +369,40 @@ def test_get_task_list_tasks_find_task_list_models(tasks_hook, requests_mock):
     requests_mock.get(f"{TASKS}/tasks/task-1", json=task)
     requests_mock.get(f"{TASKS}/tasks", json=[task])
     requests_mock.get(f"{TASKS}/models", json={"models": [{"id": "vocals"}]})
-    assert tasks_hook.get_task("task-1") == task
-    assert tasks_hook.list_tasks(skip=5, take=100) == [task]
+    assert tasks_hook.tasks.get_task("task-1") == task
+    assert tasks_hook.tasks.list_tasks(skip=5, take=100) == [task]
     assert requests_mock.last_request.qs == {"skip": ["5"], "take": ["100"]}
-    assert tasks_hook.find_task("m")["id"] == "task-1" and tasks_hook.find_task("other") is None
-    assert tasks_hook.list_models() == [{"id": "vocals"}]
+    assert tasks_hook.tasks.find_task("m")["id"] == "task-1" and tasks_hook.tasks.find_task("other") is None
+    assert tasks_hook.tasks.list_models() == [{"id": "vocals"}]
 
 
 def test_list_tasks_wrapped_answer_and_bad_answers(tasks_hook, requests_mock):
     requests_mock.get(f"{TASKS}/tasks", json={"tasks": [{"id": "a"}]})
-    assert tasks_hook.list_tasks() == [{"id": "a"}]
+    assert tasks_hook.tasks.list_tasks() == [{"id": "a"}]
     requests_mock.get(f"{TASKS}/tasks", json={"oops": 1})
     with pytest.raises(InvalidResponseError):
-        tasks_hook.list_tasks()
+        tasks_hook.tasks.list_tasks()
     requests_mock.get(f"{TASKS}/models", json={"oops": 1})
     with pytest.raises(InvalidResponseError):
-        tasks_hook.list_models()
+        tasks_hook.tasks.list_models()
     requests_mock.get(f"{TASKS}/tasks/task-1", json={"task": {"id": "task-1", "targets": []}})
-    assert tasks_hook.get_task("task-1")["id"] == "task-1"
+    assert tasks_hook.tasks.get_task("task-1")["id"] == "task-1"
     requests_mock.get(f"{TASKS}/tasks/task-1", json={"id": "task-1", "targets": "nope"})
     with pytest.raises(InvalidResponseError):
-        tasks_hook.get_task("task-1")
+        tasks_hook.tasks.get_task("task-1")
 
 
-@pytest.mark.parametrize(("skip", "take"), [(-1, 10), (0, 0), (0, 101), ("0", 10), (0, True)])
+@pytest.mark.parametrize(("skip", "take"), [(-1, 10), (0, 0), (0, 101), ("x", 10), (0, True), (0.5, 10)])
 def test_list_tasks_bounds(tasks_hook, requests_mock, skip, take):
     with pytest.raises(InvalidInputError):
-        tasks_hook.list_tasks(skip=skip, take=take)
+        tasks_hook.tasks.list_tasks(skip=skip, take=take)
     assert requests_mock.call_count == 0
 
 
 def test_tasks_auth_error(tasks_hook, requests_mock):
     requests_mock.get(f"{TASKS}/tasks/task-1", status_code=401, json={"message": "bad key"})
     with pytest.raises(AuthenticationError):
-        tasks_hook.get_task("task-1")
+        tasks_hook.tasks.get_task("task-1")
 
 
 # ---- parsing quirks -----------------------------------------------------------------------------
@@ -528,14 +541,17 @@ async def test_aseparation_status_jobs_and_tasks(set_connection, monkeypatch):
     }
     calls = []
 
-    async def fake(self, method, path, **kwargs):
+    async def fake(self, method, path, parse=None, **kwargs):
         calls.append((method, path))
-        return answers[path]
+        return parse(answers[path]) if parse else answers[path]
 
     monkeypatch.setattr(AudioShakeHook, "arequest_json", fake)
     set_connection("audioshake_default", "audioshake", extra={"api": "jobs"})
     result = await AudioShakeHook().aseparation_status(jobs={"vocals": JOB, "drums": "job-2"})
     assert result.state == "running" and "drums=processing" in result.message
+    with pytest.raises(ConfigurationError, match="tasks ids were given"):  # one API per connection
+        await AudioShakeHook().aseparation_status(tasks=["task-1"])
+    set_connection("audioshake_default", "audioshake", extra={"api": "tasks"})
     result = await AudioShakeHook().aseparation_status(tasks=["task-1"])
     assert result.state == "success"
     assert calls == [("GET", f"job/{JOB}"), ("GET", "job/job-2"), ("GET", "tasks/task-1")]
@@ -549,22 +565,22 @@ async def test_async_twins_against_emulator(music_emulator, tmp_path, monkeypatc
     song = write_sine_wav(tmp_path / "a.wav", seconds=0.2)
     music_emulator.state.settings["audioshake.job_seconds"] = 30
     hook = AudioShakeHook()
-    asset = hook.upload_file(str(song))["id"]
-    job = hook.create_job(asset, name="vocals", format="wav")
+    asset = hook.jobs.upload_file(str(song))["id"]
+    job = hook.jobs.create_job(asset, name="vocals", format="wav")
     async with hook.async_session():
-        assert (await hook.aget_job(job["id"]))["id"] == job["id"]
+        assert (await hook.jobs.aget_job(job["id"]))["id"] == job["id"]
         assert (await hook.aseparation_status(jobs=[job["id"]])).state == "running"
     monkeypatch.setenv("AIRFLOW_CONN_AUDIOSHAKE_DEFAULT", audioshake_conn(music_emulator, "tasks"))
     tasks_hook = AudioShakeHook()
-    asset = tasks_hook.upload_asset(str(song))["id"]
-    task = tasks_hook.create_task(asset, [{"model": "bass", "formats": ["wav"]}])
-    assert (await tasks_hook.aget_task(task["id"]))["targets"][0]["model"] == "bass"
+    asset = tasks_hook.tasks.upload_asset(str(song))["id"]
+    task = tasks_hook.tasks.create_task(asset, [{"model": "bass", "formats": ["wav"]}])
+    assert (await tasks_hook.tasks.aget_task(task["id"]))["targets"][0]["model"] == "bass"
     with pytest.raises(NotFoundError):
-        await tasks_hook.aget_task("missing-task")
+        await tasks_hook.tasks.aget_task("missing-task")
 
 
 def test_no_token_leaks_in_errors(jobs_hook, requests_mock):
     requests_mock.get(f"{JOBS}/job/{JOB}", exc=requests.exceptions.ConnectTimeout)
     with pytest.raises(Exception) as err:
-        jobs_hook.get_job(JOB)
+        jobs_hook.jobs.get_job(JOB)
     assert SECRET_TOKEN not in str(err.value)

@@ -11,9 +11,13 @@ from pathlib import Path
 import pytest
 from airflow.providers.common.compat.sdk import TaskDeferred
 
+from airflow_provider_music.contract.audioshake import DASHBOARD_URL
 from airflow_provider_music.core import JobFailedError, RateLimitError, RetryPolicy
 from airflow_provider_music.hooks.audioshake import AudioShakeHook
+from airflow_provider_music.hooks.audioshake_api import LostAnswerError
+from airflow_provider_music.hooks.audioshake_jobs import JobsApi
 from airflow_provider_music.operators.audioshake import (
+    LEDGER_KEY,
     AudioShakeStemSeparationOperator,
     AudioShakeUploadOperator,
 )
@@ -76,9 +80,9 @@ def test_four_stem_separation_sync(api, music_emulator, tmp_path, song, make_con
         assert len(result["jobs"]) == 4 and music_emulator.count("POST", "/job/") == 4
         assert music_emulator.count("POST", "/upload/") == 1
     else:
-        assert isinstance(result["task_id"], str) and music_emulator.count("POST", "/tasks") == 1
+        assert len(set(result["tasks"].values())) == 1 and music_emulator.count("POST", "/tasks") == 1
         assert music_emulator.count("POST", "/assets") == 1
-    assert ctx["ti"].xcom_pushed["audioshake_url"].startswith(music_emulator.url)
+    assert ctx["ti"].xcom_pushed["audioshake_url"] == DASHBOARD_URL  # a page a person can open
     assert ctx["task_state_store"].get("audioshake_separation")["api"] == api
     json.dumps(result)  # XCom-safe
 
@@ -90,7 +94,7 @@ def test_four_stem_separation_deferrable(api, music_emulator, tmp_path, song, ma
         op.execute(make_context(store))
     assert deferred.value.method_name == "execute_complete"
     # the ids were persisted before deferring
-    assert store.get("audioshake_separation")["jobs" if api == "jobs" else "tasks"]
+    assert store.get("audioshake_separation")["sources"][0]["units"]
     event = _run_trigger(deferred.value.trigger)
     assert event["status"] == "success"
     # a fresh operator instance resumes (as on a worker after the triggerer fired)
@@ -109,10 +113,7 @@ def test_one_stem_failing_downloads_the_others_then_retry_only_pays_for_it(
     with pytest.raises(JobFailedError) as failed:
         _op(tmp_path, str(song)).execute(make_context(store))
     message = str(failed.value)
-    assert "drums" in message and "Separation of drums failed (emulated)" in message
-    assert "vocals" not in message.split("downloaded:")[0]
-    out = tmp_path / "out" / "my song"
-    assert sorted(p.name for p in out.iterdir()) == ["bass.wav", "other.wav", "vocals.wav"]
+    assert "1 of 4 failed: my song/drums" in message and "Separation of drums failed (emulated)" in message
     creates = _creates(music_emulator, api)
 
     # the Airflow retry: drums works now; only drums is submitted again, the asset is reused
@@ -122,7 +123,7 @@ def test_one_stem_failing_downloads_the_others_then_retry_only_pays_for_it(
     assert _creates(music_emulator, api) == creates + 1
     assert music_emulator.count("POST", "/upload/" if api == "jobs" else "/assets") == 1
     if api == "tasks":
-        assert len(set(result["tasks"].values())) == 2 and isinstance(result["task_id"], list)
+        assert len(set(result["tasks"].values())) == 2
 
 
 def test_crash_then_retry_creates_no_new_jobs(api, music_emulator, tmp_path, song, make_context, monkeypatch):
@@ -132,7 +133,7 @@ def test_crash_then_retry_creates_no_new_jobs(api, music_emulator, tmp_path, son
     def crash(*args, **kwargs):
         raise SystemExit("worker died")  # the worker dies while waiting
 
-    monkeypatch.setattr("airflow_provider_music.operators.audioshake.wait_for", crash)
+    monkeypatch.setattr(AudioShakeStemSeparationOperator, "_wait", crash)
     with pytest.raises(SystemExit):
         op.execute(make_context(store))
     monkeypatch.undo()
@@ -151,8 +152,10 @@ def test_crash_then_retry_creates_no_new_jobs(api, music_emulator, tmp_path, son
 
 
 def test_crash_in_the_middle_of_submitting_reuses_created_jobs(music_emulator, tmp_path, song, make_context, monkeypatch):
+    """The worker dies while POST /job/ for the third stem is under way: that job may exist (the legacy API
+    cannot list jobs), so the retry fails saying so; the two created jobs and the asset are reused either way."""
     store = FakeTaskStateStore()
-    real = AudioShakeHook.create_job
+    real = JobsApi.create_job
     calls = {"n": 0}
 
     def flaky(self, *args, **kwargs):
@@ -161,12 +164,16 @@ def test_crash_in_the_middle_of_submitting_reuses_created_jobs(music_emulator, t
             raise SystemExit("worker died after two jobs")
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(AudioShakeHook, "create_job", flaky)
+    monkeypatch.setattr(JobsApi, "create_job", flaky)
     with pytest.raises(SystemExit):
         _op(tmp_path, str(song)).execute(make_context(store))
-    assert len(store.get("audioshake_separation")["jobs"]) == 2
-    monkeypatch.setattr(AudioShakeHook, "create_job", real)
-    result = _op(tmp_path, str(song)).execute(make_context(store))
+    ledger = store.get(LEDGER_KEY)["sources"][0]
+    assert len(ledger["units"]) == 2 and list(ledger["pending"]) == ["bass"]
+    monkeypatch.setattr(JobsApi, "create_job", real)
+    with pytest.raises(LostAnswerError, match="'bass' may have been created; ids unknown"):
+        _op(tmp_path, str(song)).execute(make_context(store))
+    assert music_emulator.count("POST", "/job/") == 2
+    result = _op(tmp_path, str(song), recreate_on_lost_answer=True).execute(make_context(store))
     assert sorted(result["outputs"]) == sorted(STEMS)
     assert music_emulator.count("POST", "/job/") == 4
     assert music_emulator.count("POST", "/upload/") == 1
@@ -181,7 +188,8 @@ def test_deferrable_retry_after_crash_reconnects(api, music_emulator, tmp_path, 
         _op(tmp_path, str(song), deferrable=True).execute(make_context(store))
     assert _creates(music_emulator, api) == creates
     event = _run_trigger(again.value.trigger)
-    result = _op(tmp_path, str(song), deferrable=True).execute_complete(make_context(store), event=event)
+    result = _op(tmp_path, str(song), deferrable=True).execute_complete(make_context(store), event=event,
+                                                                       **again.value.kwargs)
     assert sorted(result["outputs"]) == sorted(STEMS)
 
 
@@ -189,11 +197,12 @@ def test_malicious_output_name_stays_inside_destination(api, music_emulator, tmp
     music_emulator.state.settings["audioshake.output_names"] = {"vocals": "../../x.wav", "drums": "/etc/evil.wav"}
     result = _op(tmp_path, str(song), stems=["vocals", "drums"]).execute(make_context())
     out = tmp_path / "out" / "my song"
-    assert _local(result["outputs"]["vocals"]) == out / "x.wav"
-    assert _local(result["outputs"]["drums"]) == out / "evil.wav"
+    vocals, drums = _local(result["outputs"]["vocals"]), _local(result["outputs"]["drums"])
+    assert vocals.parent == out and vocals.name.startswith("x") and vocals.suffix == ".wav"
+    assert drums.parent == out and drums.name.startswith("evil") and drums.suffix == ".wav"
     assert not (tmp_path / "x.wav").exists() and not (tmp_path / "out" / "x.wav").exists()
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.wav")) == sorted(
-        ["in/my song.wav", "out/my song/x.wav", "out/my song/evil.wav"]
+        ["in/my song.wav", f"out/my song/{vocals.name}", f"out/my song/{drums.name}"]
     )
 
 
@@ -244,7 +253,7 @@ def test_object_storage_source_and_destination(api, music_emulator, tmp_path, so
                                           stems=["vocals"], poll_interval=0.05, timeout=30)
     result = op.execute(make_context())
     out = ObjectStoragePath(result["outputs"]["vocals"])
-    assert result["outputs"]["vocals"] == f"file://{tmp_path}/store/stems/my song/vocals.wav"
+    assert result["outputs"]["vocals"] == f"{tmp_path}/store/stems/my song/vocals.wav"  # local: a plain path
     assert out.parent.name == "my song" and out.stat().st_size > 44
 
 
@@ -268,7 +277,7 @@ def test_upload_operator_link_and_tasks_rejects_link(api, music_emulator, make_c
     if api == "jobs":
         ctx = make_context()
         assert len(op.execute(ctx)) >= 8
-        assert ctx["ti"].xcom_pushed["asset"]["name"] == "song"
+        assert ctx["ti"].xcom_pushed["asset"]["id"]
     else:
         with pytest.raises(ValueError, match="Tasks API has no link upload"):
             op.execute(make_context())
@@ -278,12 +287,12 @@ def test_upload_operator_link_and_tasks_rejects_link(api, music_emulator, make_c
 def test_sensor_completes_and_fails(api, music_emulator, song, make_context, deferrable):
     hook = AudioShakeHook()
     if api == "jobs":
-        asset = hook.upload_file(str(song))["id"]
-        ids = [hook.create_job(asset, name=s, format="wav")["id"] for s in ("vocals", "drums")]
+        asset = hook.jobs.upload_file(str(song))["id"]
+        ids = [hook.jobs.create_job(asset, name=s, format="wav")["id"] for s in ("vocals", "drums")]
         sensor = AudioShakeJobSensor(task_id="wait", job_ids=ids, poke_interval=0.05, timeout=20, deferrable=deferrable)
     else:
-        asset = hook.upload_asset(str(song))["id"]
-        task = hook.create_task(asset, [{"model": "vocals", "formats": ["wav"]}, {"model": "drums", "formats": ["wav"]}])
+        asset = hook.tasks.upload_asset(str(song))["id"]
+        task = hook.tasks.create_task(asset, [{"model": "vocals", "formats": ["wav"]}, {"model": "drums", "formats": ["wav"]}])
         sensor = AudioShakeJobSensor(task_id="wait", audioshake_task_id=task["id"], poke_interval=0.05, timeout=20,
                                      deferrable=deferrable)
     if deferrable:
@@ -303,11 +312,11 @@ def test_sensor_fails_with_status_info(api, music_emulator, song, make_context):
     music_emulator.state.settings["audioshake.fail_stems"] = ["drums"]
     hook = AudioShakeHook()
     if api == "jobs":
-        asset = hook.upload_file(str(song))["id"]
-        kwargs = {"job_ids": ",".join(hook.create_job(asset, name=s, format="wav")["id"] for s in ("vocals", "drums"))}
+        asset = hook.jobs.upload_file(str(song))["id"]
+        kwargs = {"job_ids": ",".join(hook.jobs.create_job(asset, name=s, format="wav")["id"] for s in ("vocals", "drums"))}
     else:
-        asset = hook.upload_asset(str(song))["id"]
-        kwargs = {"audioshake_task_id": hook.create_task(asset, [{"model": "drums", "formats": ["wav"]}])["id"]}
+        asset = hook.tasks.upload_asset(str(song))["id"]
+        kwargs = {"audioshake_task_id": hook.tasks.create_task(asset, [{"model": "drums", "formats": ["wav"]}])["id"]}
     sensor = AudioShakeJobSensor(task_id="wait", poke_interval=0.05, timeout=20, mode="reschedule", **kwargs)
     assert sensor.poke(make_context()).is_done is False  # still running: reschedule mode gives the slot back
     music_emulator.state.settings["audioshake.job_seconds"] = 0
@@ -334,13 +343,13 @@ def test_hook_against_emulator_tasks_listing_models_and_connection(music_emulato
     monkeypatch.setenv("AIRFLOW_CONN_AUDIOSHAKE_DEFAULT", audioshake_conn(music_emulator, "tasks"))
     hook = AudioShakeHook()
     assert hook.test_connection()[0] is True
-    models = {m["id"] for m in hook.list_models()}
+    models = {m["id"] for m in hook.tasks.list_models()}
     assert {"vocals", "transcription", "music_detection"} <= models
-    asset = hook.upload_asset(str(song))["id"]
-    created = hook.create_task(asset, [{"model": "bass", "formats": ["wav"]}], metadata="m-1")
-    assert hook.list_tasks(skip=0, take=5)[0]["id"] == created["id"]
-    assert hook.find_task("m-1")["id"] == created["id"]
-    assert AudioShakeHook(conn_id="audioshake_default").get_task(created["id"])["targets"][0]["model"] == "bass"
+    asset = hook.tasks.upload_asset(str(song))["id"]
+    created = hook.tasks.create_task(asset, [{"model": "bass", "formats": ["wav"]}], metadata="m-1")
+    assert hook.tasks.list_tasks(skip=0, take=5)[0]["id"] == created["id"]
+    assert hook.tasks.find_task("m-1")["id"] == created["id"]
+    assert AudioShakeHook(audioshake_conn_id="audioshake_default").tasks.get_task(created["id"])["targets"][0]["model"] == "bass"
 
 
 def test_legacy_connection_test_and_wrong_token(music_emulator, monkeypatch):

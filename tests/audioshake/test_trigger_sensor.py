@@ -10,8 +10,9 @@ from airflow.providers.common.compat.sdk import AirflowSensorTimeout, TaskDeferr
 
 from airflow_provider_music.core import InvalidInputError, PollResult, WatchedJobFailedError
 from airflow_provider_music.hooks.audioshake import AudioShakeHook
+from airflow_provider_music.hooks.audioshake_jobs import JobsApi
 from airflow_provider_music.sensors.audioshake import AudioShakeJobSensor
-from airflow_provider_music.triggers.audioshake import AudioShakeJobTrigger
+from airflow_provider_music.triggers.audioshake import SEPARATION_STATUS, AudioShakeJobTrigger
 from tests.conftest import SECRET_TOKEN
 
 JOB = "clksrfob8000bf7of6xkscy8m"
@@ -33,7 +34,7 @@ def answers(monkeypatch, set_connection):
             raise value
         return value
 
-    monkeypatch.setattr(AudioShakeHook, "aget_job", fake_aget_job)
+    monkeypatch.setattr(JobsApi, "aget_job", fake_aget_job)
     return queue
 
 
@@ -117,8 +118,8 @@ async def test_trigger_against_emulator_tasks(music_emulator, monkeypatch, tmp_p
     monkeypatch.setenv("AIRFLOW_CONN_AUDIOSHAKE_DEFAULT", audioshake_conn(music_emulator, "tasks"))
     music_emulator.state.settings.update({"audioshake.fail_stems": ["drums"], "audioshake.failure_status": "failed"})
     hook = AudioShakeHook()
-    asset = hook.upload_asset(str(write_sine_wav(tmp_path / "a.wav", seconds=0.2)))["id"]
-    task = hook.create_task(asset, [{"model": "vocals", "formats": ["wav"]}, {"model": "drums", "formats": ["wav"]}])
+    asset = hook.tasks.upload_asset(str(write_sine_wav(tmp_path / "a.wav", seconds=0.2)))["id"]
+    task = hook.tasks.create_task(asset, [{"model": "vocals", "formats": ["wav"]}, {"model": "drums", "formats": ["wav"]}])
     trig = AudioShakeJobTrigger(conn_id="audioshake_default", target={"tasks": [task["id"]], "wait_all": True},
                                 poll_interval=0.05, deadline=time.time() + 20)
     events = await run(trig)
@@ -146,7 +147,7 @@ def test_sensor_poke_states(monkeypatch, set_connection, make_context):
     set_connection("audioshake_default", "audioshake", extra={"api": "jobs"})
     results = iter([PollResult("running", "1 of 2 done"), PollResult("success", "ok", {"items": {}}),
                     PollResult("failed", "drums (x): boom")])
-    monkeypatch.setattr(AudioShakeHook, "separation_status", lambda self, **kw: next(results))
+    monkeypatch.setattr(SEPARATION_STATUS, "check", lambda self, **kw: next(results))  # the typed link's method
     sensor = AudioShakeJobSensor(task_id="s", job_ids=[JOB])
     assert sensor.poke(make_context()).is_done is False
     assert sensor.poke(make_context()).xcom_value == {"items": {}}
@@ -156,7 +157,7 @@ def test_sensor_poke_states(monkeypatch, set_connection, make_context):
 
 def test_sensor_deferrable_defers_and_resumes(monkeypatch, set_connection, make_context):
     set_connection("audioshake_default", "audioshake", extra={"api": "jobs"})
-    monkeypatch.setattr(AudioShakeHook, "separation_status", lambda self, **kw: PollResult("running", "waiting"))
+    monkeypatch.setattr(SEPARATION_STATUS, "check", lambda self, **kw: PollResult("running", "waiting"))
     sensor = AudioShakeJobSensor(task_id="s", job_ids=[JOB], deferrable=True, timeout=60, poke_interval=5)
     with pytest.raises(TaskDeferred) as deferred:
         sensor.execute(make_context())
@@ -190,7 +191,7 @@ def test_provider_info_block_is_valid_and_importable():
     hook = getattr(importlib.import_module(module), cls)
     assert hook.conn_type == conn["connection-type"] and hook.hook_name == conn["hook-name"]
     module, _, cls = _AUDIOSHAKE["extra-links"][0].rpartition(".")
-    assert getattr(importlib.import_module(module), cls)().name == "AudioShake job"
+    assert getattr(importlib.import_module(module), cls)().name == "AudioShake dashboard"
 
 
 def test_dag_parsing_imports_stay_light():

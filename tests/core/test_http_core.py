@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
@@ -128,7 +128,7 @@ def test_retry_429_honours_retry_after_seconds(hook, requests_mock, instant_retr
 
 
 def test_retry_429_honours_retry_after_http_date(hook, requests_mock, instant_retries):
-    when = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=20), usegmt=True)
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=20), usegmt=True)
     requests_mock.get(BASE + "jobs", [{"status_code": 429, "headers": {"Retry-After": when}}, {"json": []}])
     hook.request_json("GET", "jobs")
     assert 15 <= instant_retries[0] <= 22

@@ -6,8 +6,6 @@ import io
 import json
 import os
 
-from requests_toolbelt.multipart.decoder import MultipartDecoder
-
 from airflow_provider_music import core
 
 BASE = "https://api.example.test/v1/"
@@ -20,11 +18,15 @@ class SinkHook(core.MusicApiHook):
 
 
 def parts_of(body: bytes, content_type: str) -> dict[str, tuple[dict[str, str], bytes]]:
+    """A strict RFC 7578 splitter (no third-party decoder): boundary lines, part headers, content."""
+    boundary = content_type.split("boundary=", 1)[1].strip('"').encode()
+    assert body.startswith(b"--" + boundary + b"\r\n") and body.endswith(b"\r\n--" + boundary + b"--\r\n")
     out = {}
-    for part in MultipartDecoder(body, content_type).parts:
-        headers = {k.decode(): v.decode() for k, v in part.headers.items()}
+    for raw in body[len(boundary) + 4 : -(len(boundary) + 8)].split(b"\r\n--" + boundary + b"\r\n"):
+        head, _, content = raw.partition(b"\r\n\r\n")
+        headers = dict(line.decode().split(": ", 1) for line in head.split(b"\r\n"))
         name = headers["Content-Disposition"].split('name="', 1)[1].split('"', 1)[0]
-        out[name] = (headers, part.content)
+        out[name] = (headers, content)
     return out
 
 

@@ -7,6 +7,7 @@ group (the scheduler's LocalExecutor workers and task processes included), then 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -14,12 +15,15 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import requests
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+#: what /monitor/health must report healthy before a deployment counts as started
+HEALTH = ("metadatabase", "scheduler", "triggerer", "dag_processor")
 
 
 def free_port() -> int:
@@ -29,6 +33,8 @@ def free_port() -> int:
 
 
 class Deployment:
+    health: tuple[str, ...] = HEALTH
+
     def __init__(self, root: Path, *, dag_files: list[Path], token: str) -> None:
         self.root = root
         self.home = root / "home"
@@ -53,7 +59,7 @@ class Deployment:
         return f"http://127.0.0.1:{self.emulator_port}"
 
     def env(self) -> dict[str, str]:
-        from airflow_provider_music.testing.emulator import connection_json, default_connection_extras
+        from airflow_provider_music.testing.apis import APIS
 
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_"))}
         env.update(
@@ -79,11 +85,18 @@ class Deployment:
                 "PYTHONUNBUFFERED": "1",
             }
         )
-        for api in ("riffusion", "acrcloud", "audioshake"):
-            env[f"AIRFLOW_CONN_{api.upper()}_DEFAULT"] = connection_json(
-                api, self.emulator, token=self.token, extra=default_connection_extras(api, self.emulator)
-            )
+        for entry in APIS:  # every emulated API (FlowMusic included), from the one list
+            env[entry.env_name] = json.dumps(entry.connection(self.emulator, token=self.token))
+        env.update(self.stack_env())
         return env
+
+    def stack_env(self) -> dict[str, str]:
+        """Settings of a subclass's stack (executor, database, broker) on top of :meth:`env`."""
+        return {}
+
+    def components(self) -> dict[str, list[str]]:
+        """Name -> command of every Airflow process of this deployment."""
+        return {name: [sys.executable, "-m", "airflow", name] for name in COMPONENTS}
 
     # ---- processes ---------------------------------------------------------------------------
     def _spawn(self, name: str, cmd: list[str]) -> None:
@@ -93,16 +106,18 @@ class Deployment:
         )
 
     def start(self, timeout: float = 180) -> None:
-        subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=self.env(), check=True,
-                       capture_output=True, timeout=600)
+        done = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=self.env(),
+                              capture_output=True, timeout=600)
+        if done.returncode:
+            raise RuntimeError(f"airflow db migrate failed: {done.stderr.decode(errors='replace')[-3000:]}")
         self._spawn("emulator", [sys.executable, "-m", "airflow_provider_music.testing.emulator", "--port",
                                  str(self.emulator_port), "--token", self.token, "--job-seconds", "5"])
-        for name in COMPONENTS:
+        for name in self.components():
             self.start_component(name)
         self.wait_healthy(timeout)
 
     def start_component(self, name: str) -> None:
-        self._spawn(name, [sys.executable, "-m", "airflow", name])
+        self._spawn(name, self.components()[name])
 
     def kill_component(self, name: str, sig: int = signal.SIGKILL) -> None:
         proc = self.procs.pop(name)
@@ -136,7 +151,7 @@ class Deployment:
                     raise RuntimeError(f"{name} exited with {proc.returncode}: {self.log_tail(name)}")
             try:
                 last = requests.get(f"{self.api}/api/v2/monitor/health", timeout=5).json()
-                if all(last.get(k, {}).get("status") == "healthy" for k in ("metadatabase", "scheduler", "triggerer", "dag_processor")):
+                if all(last.get(k, {}).get("status") == "healthy" for k in self.health):
                     return
             except (requests.RequestException, ValueError):
                 pass
@@ -149,7 +164,15 @@ class Deployment:
 
     # ---- REST API ------------------------------------------------------------------------------
     def rest(self, method: str, path: str, **kwargs: Any) -> Any:
-        resp = requests.request(method, f"{self.api}/api/v2/{path.lstrip('/')}", timeout=30, **kwargs)
+        attempts = 3 if method.upper() == "GET" else 1  # a loaded 2-core machine: GETs are safe to repeat
+        for attempt in range(attempts):
+            try:
+                resp = requests.request(method, f"{self.api}/api/v2/{path.lstrip('/')}", timeout=60, **kwargs)
+                break
+            except (requests.ConnectionError, requests.Timeout):
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(2)
         resp.raise_for_status()
         return resp.json() if resp.content else None
 
@@ -180,6 +203,20 @@ class Deployment:
             time.sleep(2)
         raise TimeoutError(f"{dag_id} {run_id} not finished after {timeout} s: {self.task_instances(dag_id, run_id)}")
 
+    def failure_report(self, dag_id: str, run_id: str, chars: int = 2500) -> str:
+        """States of a run's task instances and the log tail of each failed one (for assertion messages)."""
+        tis = self.task_instances(dag_id, run_id)
+        lines = [str(dict(Counter(f"{t['task_id']}:{t['state']}" for t in tis)))]
+        folder = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
+        for ti in tis:
+            if ti["state"] in ("failed", "upstream_failed"):
+                logs = sorted((folder / f"task_id={ti['task_id']}").rglob("*.log"))
+                text = logs[-1].read_text(errors="replace")[-chars:] if logs else "(no log)"
+                lines.append(f"--- {ti['task_id']}[{ti['map_index']}] {ti['state']}\n{text}")
+                if len(lines) > 4:
+                    break
+        return "\n".join(lines)
+
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         return self.rest("GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100})["task_instances"]
 
@@ -193,7 +230,8 @@ class Deployment:
             if len(found) >= count:
                 return found
             time.sleep(1)
-        raise TimeoutError(f"{task_id} not {states} after {timeout} s: {self.task_instances(dag_id, run_id)}")
+        seen = Counter(f"{t['task_id']}:{t['state']}" for t in self.task_instances(dag_id, run_id))
+        raise TimeoutError(f"{task_id} not {states} after {timeout} s: {dict(seen)}")
 
     # ---- emulator --------------------------------------------------------------------------------
     def emulator_count(self, method: str, path: str) -> int:

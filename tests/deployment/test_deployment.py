@@ -46,7 +46,7 @@ def _trigger_logs(dep: Deployment, dag_id: str, run_id: str, task_id: str) -> li
 
 def test_music_pipeline_resumed_by_the_triggerer(deployment, tmp_path):
     before = deployment.emulator_count("POST", CREATE_COMPOSE)
-    run_id = deployment.trigger(MUSIC, {"output_dir": str(tmp_path)})
+    run_id = deployment.trigger(MUSIC, {"output_dir": str(tmp_path), "composer": "riffusion"})
     assert deployment.wait_run(MUSIC, run_id) == "success", deployment.task_instances(MUSIC, run_id)
     logs = _trigger_logs(deployment, MUSIC, run_id, "compose_variation")
     assert len(logs) == 2, "each deferred compose task must have run its trigger in the triggerer process"
@@ -59,7 +59,7 @@ def test_triggerer_killed_while_tasks_are_deferred(deployment, tmp_path):
     deployment.emulator_settings(**{"riffusion.job_seconds": 25})
     before = deployment.emulator_count("POST", CREATE_COMPOSE)
     try:
-        run_id = deployment.trigger(MUSIC, {"output_dir": str(tmp_path)})
+        run_id = deployment.trigger(MUSIC, {"output_dir": str(tmp_path), "composer": "riffusion"})
         deployment.wait_task(MUSIC, run_id, "compose_variation", ("deferred",), count=2, timeout=180)
         deployment.kill_component("triggerer", signal.SIGKILL)
         time.sleep(3)

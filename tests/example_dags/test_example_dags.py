@@ -1,6 +1,7 @@
 """The example DAGs: import without a DB, run end to end with `airflow dags test` against the emulator.
 
-Every DAG runs once (module-scoped, ~2 minutes in all) with a distinctive token in all three connections;
+Every DAG runs once (module-scoped, a few minutes in all) with a distinctive token in every connection
+(FlowMusic composes by default; one run selects Riffusion through the ``composer`` Param);
 the tests then check task states, the files written, that deferred tasks ran their triggers, and that the
 token appears nowhere: not in the output, the log files under the Airflow home, XComs or rendered fields.
 """
@@ -21,11 +22,14 @@ EXAMPLE_DAGS = (
     "example_music_pipeline",
     "example_nightly_catalog_fingerprint",
     "example_scheduled_compose",
+    "example_stems_comparison",
     "example_stems_on_new_song",
 )
+#: Extra runs with another configuration: (label, dag_id, conf).
+VARIANT_RUNS = (("example_scheduled_compose[riffusion]", "example_scheduled_compose", {"composer": "riffusion"}),)
 TOKEN = "tok-EXAMPLE-7d3f0c1b-must-not-leak"
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]  # one module fixture runs every DAG (~1 min each)
 
 
 def test_example_dags_import_without_db():
@@ -50,16 +54,17 @@ def runs(music_emulator_server, tmp_path_factory) -> dict[str, tuple[DagTestResu
     env = emulator.env(token=TOKEN)
     results = {}
     try:
-        for dag_id in EXAMPLE_DAGS:
+        for label, dag_id, conf in [(d, d, {}) for d in EXAMPLE_DAGS] + list(VARIANT_RUNS):
             output = tmp_path_factory.mktemp(dag_id)
-            results[dag_id] = (home.dags_test(dag_id, env=env, conf={"output_dir": str(output)}), output, home)
+            run_conf = {"output_dir": str(output), **conf}
+            results[label] = (home.dags_test(dag_id, env=env, conf=run_conf), output, home)
     finally:
         emulator.state.tokens.discard(TOKEN)
         emulator.reset()
     return results
 
 
-@pytest.mark.parametrize("dag_id", EXAMPLE_DAGS)
+@pytest.mark.parametrize("dag_id", EXAMPLE_DAGS + tuple(label for label, _, _ in VARIANT_RUNS))
 def test_example_dag_runs_to_success(runs, dag_id):
     result, _, _ = runs[dag_id]
     assert result.ok, f"{dag_id} failed tasks {result.failed_tasks()}:\n{result.output[-4000:]}"
@@ -68,7 +73,8 @@ def test_example_dag_runs_to_success(runs, dag_id):
 def test_music_pipeline_outputs_and_deferral(runs):
     result, output, _ = runs["example_music_pipeline"]
     songs = sorted((output / "songs").glob("*.wav"))
-    assert len(songs) == 4  # two compose calls, two songs each
+    assert len(songs) == 4  # two FlowMusic generations, an A/B pair each
+    assert result.states["upload_reference"] == "skipped" and result.states["generate_variation[1]"] == "success"
     for song in songs:
         stems = {p.name for p in (output / "stems" / song.stem).iterdir()}
         assert stems == {"vocals.wav", "drums.wav", "bass.wav", "other.wav"}
@@ -90,8 +96,20 @@ def test_nightly_catalog_report_and_dump(runs):
 def test_scheduled_compose_and_stems_write_files(runs):
     _, compose_out, _ = runs["example_scheduled_compose"]
     assert len(list((compose_out / "songs").rglob("*.m4a"))) == 4
+    riffusion, riffusion_out, _ = runs["example_scheduled_compose[riffusion]"]
+    assert riffusion.states["generate"] == "skipped" and riffusion.states["compose[0]"] == "success"
+    assert len(list((riffusion_out / "songs").rglob("*.m4a"))) == 4
     _, stems_out, _ = runs["example_stems_on_new_song"]
     assert len(list((stems_out / "stems").rglob("*.wav"))) == 4
+
+
+def test_stems_comparison_report(runs):
+    _, output, _ = runs["example_stems_comparison"]
+    report = json.loads((output / "comparison" / "report.json").read_text())
+    assert sorted(report) == ["bass", "drums", "other", "vocals"]
+    for stem in report.values():
+        assert stem["flowmusic"]["seconds"] > 0 and stem["audioshake"]["seconds"] > 0
+        assert stem["correlation"] is not None
 
 
 def test_token_never_leaks(runs):

@@ -15,20 +15,27 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_music.contract.audioshake import build_task_body
 from airflow_provider_music.core import ConfigurationError, InvalidInputError
 from airflow_provider_music.hooks.acrcloud import AcrCloudHook
 from airflow_provider_music.hooks.audioshake import AudioShakeHook
+from airflow_provider_music.hooks.flowmusic import FlowMusicHook
 from airflow_provider_music.hooks.riffusion import RiffusionHook
 from airflow_provider_music.operators.acrcloud import (
-    AcrCloudCatalogSyncOperator,
     AcrCloudDeleteFilesOperator,
     AcrCloudDumpBucketOperator,
     AcrCloudScanFileOperator,
     AcrCloudUploadFileOperator,
 )
+from airflow_provider_music.operators.acrcloud_sync import AcrCloudCatalogSyncOperator
 from airflow_provider_music.operators.audioshake import (
     AudioShakeStemSeparationOperator,
     AudioShakeUploadOperator,
+)
+from airflow_provider_music.operators.flowmusic import (
+    FlowMusicDownloadOperator,
+    FlowMusicEditOperator,
+    FlowMusicGenerateOperator,
 )
 from airflow_provider_music.operators.riffusion import (
     RiffusionComposeOperator,
@@ -77,8 +84,8 @@ def acr() -> AcrCloudHook:
     return AcrCloudHook()
 
 
-def shake() -> AudioShakeHook:
-    return AudioShakeHook()
+def shake() -> Any:
+    return AudioShakeHook().jobs  # the legacy Jobs API's endpoints (the emulator connection uses api=jobs)
 
 
 def execute(op_factory: Callable[..., Any]) -> Callable[[Any, Any], Any]:
@@ -97,7 +104,7 @@ CASES: list[tuple[str, Callable[[Any, Any], Any], type[Exception], tuple[str, ..
     ("riff-upload-wrong-content-type", lambda t, c: riff().upload_audio(str(wav(t)), content_type="text/plain"), T,
      ("content_type", "audio/mpeg")),
     ("riff-upload-mp3-not-audio", lambda t, c: riff().upload_audio(str(text_file(t, "fake.mp3"))), T,
-     ("source", "not", "audio", "MP3")),
+     ("source", "fake.mp3", "audio")),
     ("riff-upload-text-file-object", lambda t, c: riff().upload_audio(io.StringIO("x")), T, ("source", "binary")),
     ("riff-upload-file-name-too-long", lambda t, c: riff().upload_audio(str(wav(t)), file_name="n" * 256), T,
      ("file_name", "at most 255")),
@@ -114,7 +121,7 @@ CASES: list[tuple[str, Callable[[Any, Any], Any], type[Exception], tuple[str, ..
     ("shake-upload-op-missing-file", execute(lambda t: AudioShakeUploadOperator(
         task_id="u", source=str(t / "gone.wav"))), T, ("source", "file not found")),
     ("shake-upload-mp3-not-audio", lambda t, c: shake().upload_file(str(text_file(t, "x.mp3"))), T,
-     ("source", "not", "audio", "MP3")),
+     ("source", "x.mp3", "audio")),
     ("shake-stems-op-empty-source", execute(lambda t: AudioShakeStemSeparationOperator(
         task_id="s", source=str(empty(t)), destination=str(t / "o"))), T, ("source", "empty")),
     # ---- models, formats, languages ------------------------------------------------------------------
@@ -129,7 +136,7 @@ CASES: list[tuple[str, Callable[[Any, Any], Any], type[Exception], tuple[str, ..
     ("shake-op-lyrics-format", execute(lambda t: AudioShakeStemSeparationOperator(
         task_id="s", source=ASSET, stems=["alignment"], lyrics_format="mp3", destination=str(t))), T,
      ("lyrics_format", "json", "txt")),
-    ("shake-tasks-target-format", lambda t, c: shake().build_task_body(ASSET, [{"model": "drums", "formats": ["json"]}]),
+    ("shake-tasks-target-format", lambda t, c: build_task_body(ASSET, [{"model": "drums", "formats": ["json"]}]),
      T, ("targets[0].formats", "wav")),
     ("shake-bad-language", lambda t, c: shake().create_job(ASSET, name="transcription", format="json", language="english"),
      T, ("language", "2-letter", "auto")),
@@ -156,7 +163,7 @@ CASES: list[tuple[str, Callable[[Any, Any], Any], type[Exception], tuple[str, ..
     ("shake-op-job-options-typo", execute(lambda t: AudioShakeStemSeparationOperator(
         task_id="s", source=ASSET, stems=["vocals"], job_options={"max_track_lenght": 60}, destination=str(t))), T,
      ("job_options", "max_track_lenght", "max_track_length")),
-    ("shake-too-many-targets", lambda t, c: shake().build_task_body(ASSET, [{"model": "vocals", "formats": ["wav"]}] * 21),
+    ("shake-too-many-targets", lambda t, c: build_task_body(ASSET, [{"model": "vocals", "formats": ["wav"]}] * 21),
      T, ("targets", "at most 20")),
     ("acr-sync-concurrency", execute(lambda t: AcrCloudCatalogSyncOperator(task_id="s", catalog=str(t), concurrency=0)),
      T, ("concurrency", "1 to 32")),
@@ -220,6 +227,21 @@ CASES: list[tuple[str, Callable[[Any, Any], Any], type[Exception], tuple[str, ..
         task_id="d", bucket_id=1, destination=not_writable(t) + "/")), T, ("destination", "not a directory")),
     ("shake-stems-dest-not-writable", execute(lambda t: AudioShakeStemSeparationOperator(
         task_id="s", source=ASSET, destination=not_writable(t))), T, ("destination", "not a directory")),
+    # ---- FlowMusic -------------------------------------------------------------------------------------
+    ("flow-upload-gif", lambda t, c: FlowMusicHook().upload_file(str(text_file(t, "a.gif", b"GIF89a"))), T,
+     ("source", ".jpg, .png, .webp")),
+    ("flow-upload-wav-not-audio", lambda t, c: FlowMusicHook().upload_file(str(text_file(t, "fake.wav"))), T,
+     ("source", "fake.wav")),
+    ("flow-upload-empty", lambda t, c: FlowMusicHook().upload_file(str(empty(t))), T, ("source", "empty")),
+    ("flow-jobid-traversal", lambda t, c: FlowMusicHook().get_job("job:../x/y"), T, ("jobid",)),
+    ("flow-generate-nan-poll", execute(lambda t: FlowMusicGenerateOperator(
+        task_id="g", prompt="x", poll_interval=float("nan"))), T, ("poll_interval",)),
+    ("flow-generate-lyrics-and-instrumental", execute(lambda t: FlowMusicGenerateOperator(
+        task_id="g", prompt="x", lyrics="[Verse] la", instrumental="true")), T, ("instrumental", "lyrics")),
+    ("flow-edit-strength-range", execute(lambda t: FlowMusicEditOperator(
+        task_id="e", operation="cover", clip="user:1-clip:x", edit_params={"strength": "1.5"})), T, ("strength", "1")),
+    ("flow-download-dest-not-writable", execute(lambda t: FlowMusicDownloadOperator(
+        task_id="d", clips="job:1", destination=not_writable(t))), T, ("destination", "not a directory")),
 ]
 
 
@@ -266,11 +288,12 @@ def test_destination_without_write_permission(music_emulator, make_context, tmp_
 
 # ---- connections -------------------------------------------------------------------------------------
 CONNECTION_CASES = [
-    ("riffusion", lambda cid, t: RiffusionComposeOperator(task_id="c", prompt="x", conn_id=cid)),
+    ("riffusion", lambda cid, t: RiffusionComposeOperator(task_id="c", prompt="x", riffusion_conn_id=cid)),
     ("acrcloud", lambda cid, t: AcrCloudUploadFileOperator(task_id="u", bucket_id=1, source=str(wav(t)),
-                                                          conn_id=cid)),
+                                                          acrcloud_conn_id=cid)),
     ("audioshake", lambda cid, t: AudioShakeStemSeparationOperator(task_id="s", source=ASSET, destination=str(t),
-                                                                  conn_id=cid)),
+                                                                  audioshake_conn_id=cid)),
+    ("flowmusic", lambda cid, t: FlowMusicGenerateOperator(task_id="g", prompt="x", flowmusic_conn_id=cid)),
 ]
 
 

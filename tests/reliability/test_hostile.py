@@ -26,7 +26,8 @@ from airflow_provider_music.core import (
     safe_file_name,
     to_storage_path,
 )
-from airflow_provider_music.hooks.riffusion import RiffusionHook, song_file_name
+from airflow_provider_music.contract.riffusion_files import song_file_name
+from airflow_provider_music.hooks.riffusion import RiffusionHook
 from airflow_provider_music.operators.audioshake import AudioShakeStemSeparationOperator
 from airflow_provider_music.operators.riffusion import RiffusionComposeOperator, RiffusionDownloadOperator
 from airflow_provider_music.testing.audio import sine_wav
@@ -212,7 +213,7 @@ def test_audioshake_hostile_output_names_stay_inside(music_emulator, monkeypatch
     assert len(written) == 4
     for path in written:
         assert path.resolve().parent == (dest / "song").resolve() and path.stat().st_size > 0
-        assert "\x00" not in path.name and len(path.name) <= 200
+        assert "\x00" not in path.name and len(path.name.encode()) <= 255  # one filesystem component
     outside = [p for p in tmp_path.rglob("*") if p.is_file() and dest not in p.parents and p != src]
     assert outside == [] and not Path("/tmp/abs-evil.wav").exists()
 

@@ -8,6 +8,16 @@ import logging
 import pytest
 from airflow.providers.common.compat.sdk import AirflowFailException
 
+from airflow_provider_music.contract.riffusion import (
+    copyright_problem,
+    decode_song,
+    default_reply_ref,
+    normalize_job_ids,
+    parse_create_response,
+    parse_song_status,
+    parse_upload_status,
+)
+from airflow_provider_music.contract.riffusion_files import parse_stems, song_file_name
 from airflow_provider_music.core import (
     AuthenticationError,
     InvalidInputError,
@@ -19,16 +29,8 @@ from airflow_provider_music.core import (
 from airflow_provider_music.hooks.riffusion import (
     RiffusionAccountPendingError,
     RiffusionHook,
+    RiffusionLostAnswerError,
     RiffusionModerationError,
-    copyright_problem,
-    decode_song,
-    default_reply_ref,
-    normalize_job_ids,
-    parse_create_response,
-    parse_song_status,
-    parse_stems,
-    parse_upload_status,
-    song_file_name,
 )
 from tests.conftest import SECRET_TOKEN
 
@@ -57,7 +59,7 @@ def test_defaults_and_auth_header(bare_hook, requests_mock):
     requests_mock.get(BASE + "scheduler/available", json={"executing": [], "available": []})
     assert bare_hook.default_conn_name == "riffusion_default" and bare_hook.conn_type == "riffusion"
     ok, message = bare_hook.test_connection()
-    assert ok and "api.useapi.net/v1/riffusion" in message
+    assert ok and "api.useapi.net/v1/riffusion" in message, message
     assert requests_mock.last_request.headers["Authorization"] == f"Bearer {SECRET_TOKEN}"
 
 
@@ -296,16 +298,18 @@ def test_create_with_recovery_after_ambiguous_failure(hook, requests_mock):
         {"json": []},
         {"json": [{"job_id": "a", "replyRef": "ref-1", "started": time.time() * 1000}, {"job_id": "z", "replyRef": "other"}]},
     ])
+    requests_mock.get(BASE + "music/", json=[])
     create = requests_mock.post(BASE + "music/create-prompt", status_code=502, text="<html>bad gateway</html>")
-    assert hook.create_with_recovery("prompt", reply_ref="ref-1", prompt="p") == ["a"]
+    assert hook.create_with_recovery("prompt", reply_ref="ref-1", prompt="p", recovery_wait=0) == ["a"]
     assert create.call_count == 1 and sched.call_count == 2
 
 
 def test_create_with_recovery_gives_up_without_reposting(hook, requests_mock):
     requests_mock.get(BASE + "scheduler", json=[])
+    requests_mock.get(BASE + "music/", json=[])
     create = requests_mock.post(BASE + "music/create-prompt", status_code=500, json={"error": "boom"})
-    with pytest.raises(ServerError, match="not re-posting"):
-        hook.create_with_recovery("prompt", reply_ref="ref-1", prompt="p")
+    with pytest.raises(RiffusionLostAnswerError, match="may have been created; ids unknown: check GET scheduler"):
+        hook.create_with_recovery("prompt", reply_ref="ref-1", prompt="p", recovery_wait=0)
     assert create.call_count == 1
 
 
@@ -386,6 +390,7 @@ def test_upload_audio_warns_above_50mb(hook, requests_mock, tmp_path, caplog, ca
     requests_mock.post(BASE + "music/upload-audio/", json={"job_id": "j1"})
     big = tmp_path / "big.wav"
     with open(big, "wb") as fh:
+        fh.write(b"RIFF\xff\xff\xff\x7fWAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x44\xac\x00\x00\x88\x58\x01\x00\x02\x00\x10\x00")
         fh.truncate(51 * 1024 * 1024)
     caplog.set_level(logging.WARNING)
     hook.upload_audio(big)

@@ -1,0 +1,254 @@
+"""The provider's error hierarchy and the mapping of HTTP error answers onto it.
+
+Every error names the method and the path (never the query string) and the API's own message, scrubbed
+of credentials (:mod:`airflow_provider_music.core.redaction`).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+
+from airflow_provider_music.core.redaction import redact, redact_data
+
+
+class MusicApiError(AirflowException):
+    """Base class of every error raised by this provider's hooks.
+
+    ``retryable`` says whether the HTTP layer may retry the request; ``request_may_have_been_processed``
+    is True when the server may have acted on a request (a create may exist even though we got an error).
+    Messages name the method, the path (never the query string) and the API's own message; never the token.
+    """
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        status: int | None = None,
+        api_message: str | None = None,
+        details: Any = None,
+        retry_after: float | None = None,
+        request_may_have_been_processed: bool = True,
+    ) -> None:
+        message = redact(message)  # every registered credential, in every encoding
+        super().__init__(message)
+        self.message = message
+        self.method = method
+        self.path = path
+        self.status = status
+        self.api_message = redact(api_message)
+        self.details = redact_data(details)
+        self.retry_after = retry_after
+        self.request_may_have_been_processed = request_may_have_been_processed
+
+    def __str__(self) -> str:
+        return redact(self.message)
+
+
+class ConfigurationError(MusicApiError, AirflowFailException):
+    """The Airflow connection is missing or incomplete (for example no token)."""
+
+
+class AuthenticationError(MusicApiError, AirflowFailException):
+    """401/403: the token is missing, wrong, expired or lacks permission. Retrying cannot fix it."""
+
+
+class ValidationError(MusicApiError, AirflowFailException):
+    """400/422: the API rejected the request's parameters. ``field_errors`` maps field -> messages."""
+
+    def __init__(self, message: str, *, field_errors: Mapping[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.field_errors = dict(field_errors or {})
+
+
+class InvalidInputError(ValidationError, ValueError):
+    """Bad input detected before any request was sent."""
+
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        kwargs.setdefault("request_may_have_been_processed", False)
+        super().__init__(message, **kwargs)
+
+
+class ClientRequestError(MusicApiError, AirflowFailException):
+    """Any other 4xx answer (402, 405, 409, 413, ...): the request itself is wrong; retrying cannot fix it."""
+
+
+class NotFoundError(MusicApiError):
+    """404: the resource does not exist (yet)."""
+
+
+class RateLimitError(MusicApiError):
+    """429: too many requests. ``retry_after`` holds the server's hint in seconds, if any."""
+
+    retryable = True
+
+
+class ServerError(MusicApiError):
+    """5xx: the API failed. Retried by the core; raised when retries are exhausted."""
+
+    retryable = True
+
+
+class ApiConnectionError(MusicApiError):
+    """The request did not complete: connection refused/reset, timeout, truncated body."""
+
+    retryable = True
+
+
+class InvalidResponseError(MusicApiError):
+    """A 2xx answer that is not what the API documents (HTML, truncated JSON, wrong size)."""
+
+    retryable = True
+
+
+class JobFailedError(MusicApiError):
+    """A remote job (song, stem, fingerprint, scan) ended in a failed state."""
+
+
+class WatchedJobFailedError(JobFailedError, AirflowFailException):
+    """A job that a sensor only watches failed: retrying the sensor cannot change the outcome."""
+
+
+class JobTimeoutError(MusicApiError):
+    """A remote job did not reach a terminal state before the deadline."""
+
+
+class LocalFileError(MusicApiError, AirflowFailException):
+    """A local or object-storage file could not be read or written (ENAMETOOLONG, EACCES, ENOSPC, EISDIR, ...).
+
+    Never a network error and never retried: the same write would fail the same way. ``argument`` names
+    the operator/hook argument the path came from, ``file_path`` the path itself.
+    """
+
+    def __init__(self, message: str, *, argument: str | None = None, file_path: str | None = None,
+                 **kwargs: Any) -> None:
+        kwargs.setdefault("request_may_have_been_processed", False)
+        super().__init__(message, **kwargs)
+        self.argument = argument
+        self.file_path = file_path
+
+
+def redact_url(url: str) -> str:
+    """Return ``url`` without query string, fragment or userinfo (signed links carry secrets there)."""
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def path_of(url: str) -> str:
+    """The path of ``url`` (no query string: it may hold a signature)."""
+    return urlsplit(url).path or "/"
+
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Parse a ``Retry-After`` header: delta seconds or an HTTP date. Returns seconds (>= 0) or None."""
+    if value is None:
+        return None
+    value = str(value).strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, when.timestamp() - current)
+
+
+def _api_message_from_body(text: str, content_type: str | None) -> tuple[str, Mapping[str, Any] | None, Any]:
+    """Extract the API's own message (and field errors) from an error body."""
+    stripped = text.strip()
+    if stripped.startswith(("{", "[")):
+        try:
+            body = json.loads(stripped)
+        except ValueError:
+            return f"malformed JSON error body ({len(text)} bytes)", None, None
+        if isinstance(body, dict):
+            message: Any = None
+            for key in ("error", "message", "msg", "detail", "reason"):
+                value = body.get(key)
+                if isinstance(value, dict):
+                    value = value.get("message") or value.get("msg")
+                if value:
+                    message = value
+                    break
+            if isinstance(body.get("status"), dict) and not message:  # ACRCloud identify style
+                message = body["status"].get("msg")
+            errors = body.get("errors") if isinstance(body.get("errors"), dict) else None
+            if message is None:
+                message = json.dumps(body)[:500]
+            return str(message)[:1000], errors, body
+        return json.dumps(body)[:500], None, body
+    if stripped.lower().startswith(("<!doctype", "<html")) or (content_type or "").startswith("text/html"):
+        return f"HTML error page ({len(text)} bytes)", None, None
+    return (stripped[:500] or "empty body"), None, None
+
+
+def error_from_response(
+    method: str,
+    url: str,
+    status: int,
+    headers: Mapping[str, str],
+    text: str,
+) -> MusicApiError:
+    """Map an HTTP error answer to the provider's exception hierarchy."""
+    path = path_of(url)
+    api_message, field_errors, details = _api_message_from_body(text, headers.get("Content-Type"))
+    message = f"{method} {path} failed with HTTP {status}: {api_message}"
+    if field_errors:
+        message += f" (fields: {json.dumps(field_errors)[:500]})"
+    common: dict[str, Any] = {
+        "method": method,
+        "path": path,
+        "status": status,
+        "api_message": api_message,
+        "details": details,
+    }
+    if status in (401, 403):
+        return AuthenticationError(message + " - check the API token in the connection's password", **common)
+    if status in (400, 422):
+        return ValidationError(message, field_errors=field_errors, **common)
+    if status == 404:
+        return NotFoundError(message, **common)
+    retry_after = parse_retry_after(headers.get("Retry-After"))
+    if retry_after is None and isinstance(details, dict) and details.get("retryAfter") is not None:
+        retry_after = parse_retry_after(str(details["retryAfter"]))
+    if status == 429:
+        return RateLimitError(
+            message, retry_after=retry_after, request_may_have_been_processed=False, **common
+        )
+    if status >= 500:
+        # 503 is answered before processing (overload / maintenance); other 5xx may have acted.
+        return ServerError(
+            message, retry_after=retry_after, request_may_have_been_processed=(status != 503), **common
+        )
+    return ClientRequestError(message, **common)
+
+
+
+def origin(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, lower-cased (the unit credentials are scoped to)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    port = f":{parts.port}" if parts.port and parts.port != default else ""
+    return f"{parts.scheme.lower()}://{host}{port}"

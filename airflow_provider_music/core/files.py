@@ -1,0 +1,210 @@
+"""Files: upload sources, the one str/URL -> ``ObjectStoragePath`` rule, atomic writes, local file errors.
+
+Safe/distinct names (:mod:`.names`) and the upload content check (:mod:`.content`) are re-exported here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from airflow_provider_music.core.content import check_audio_content, check_upload_content  # noqa: F401 - re-export
+from airflow_provider_music.core.errors import InvalidInputError, LocalFileError
+from airflow_provider_music.core.names import distinct_file_name, safe_file_name  # noqa: F401 - re-export
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+Source = Any  # str | os.PathLike | ObjectStoragePath | binary file object
+
+
+@dataclass
+class UploadSource:
+    """A validated upload source that can be (re)opened for each attempt without reading it whole."""
+
+    name: str
+    size: int | None
+    _opener: Callable[[], IO[bytes]] = field(repr=False)
+    reopenable: bool = True
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[IO[bytes]]:
+        fobj = self._opener()
+        try:
+            yield fobj
+        finally:
+            if self.reopenable:
+                fobj.close()
+
+
+def to_storage_path(value: Any, conn_id: str | None = None, *, argument: str = "path") -> ObjectStoragePath:
+    """THE text -> path rule: ``str | os.PathLike | ObjectStoragePath`` -> ``ObjectStoragePath``.
+
+    A text with ``://`` is a URL (``s3://``, ``gs://``, ``file://``); anything else is a local path,
+    ``~`` expanded and made absolute. ``conn_id`` is the object-storage connection for URLs.
+    """
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+    if isinstance(value, ObjectStoragePath):
+        return value
+    if isinstance(value, bytes) or not isinstance(value, (str, os.PathLike)):
+        raise InvalidInputError(f"{argument} must be a path or URL, got {type(value).__name__}")
+    text = os.fspath(value)
+    if not text.strip() or "\x00" in text:
+        raise InvalidInputError(f"{argument} must be a non-empty path or URL, got {text[:100]!r}")
+    if "://" not in text:
+        text = "file://" + os.path.abspath(os.path.expanduser(text))
+    return ObjectStoragePath(text, conn_id=conn_id) if conn_id else ObjectStoragePath(text)
+
+
+def output_location(path: Any) -> str:
+    """What operators return for a written file: a plain local path for local files, else the URL
+    without query string or credentials (``s3://bucket/key``)."""
+    from airflow_provider_music.core.errors import redact_url
+
+    storage = to_storage_path(path)
+    if storage.protocol in ("file", "local", ""):
+        return str(storage.path)
+    text = str(storage)
+    return redact_url(text) if "?" in text or "@" in text else text
+
+
+def resolve_source(source: Source, *, argument: str = "source", allow_empty: bool = False) -> UploadSource:
+    """Validate an upload source before any network call: exists, is a file, readable, not empty."""
+    if source is None or source == "":
+        raise InvalidInputError(f"{argument} is required: give a local path, an ObjectStoragePath or a file object")
+    if isinstance(source, UploadSource):  # already resolved (e.g. bytes read once and kept in memory)
+        if source.size == 0 and not allow_empty:
+            raise InvalidInputError(f"{argument}: {source.name} is empty")
+        return source
+    if hasattr(source, "read") and not isinstance(source, (str, os.PathLike)) and not hasattr(source, "fs"):
+        return _file_object_source(source, argument, allow_empty)
+    if isinstance(source, (str, os.PathLike)) and "://" not in os.fspath(source):
+        local = Path(os.fspath(source)).expanduser()
+        if not local.exists():
+            raise InvalidInputError(f"{argument}: file not found: {local}")
+        if not local.is_file():
+            raise InvalidInputError(f"{argument}: not a regular file: {local}")
+        if not os.access(local, os.R_OK):
+            raise InvalidInputError(f"{argument}: file is not readable: {local}")
+        size = local.stat().st_size
+        if size == 0 and not allow_empty:
+            raise InvalidInputError(f"{argument}: file is empty: {local}")
+        return UploadSource(name=local.name, size=size, _opener=lambda: open(local, "rb"))
+    path = to_storage_path(source)
+    try:
+        exists = path.exists()
+        is_file = exists and path.is_file()
+        remote_size: int | None = int(path.stat().st_size) if is_file else None
+    except PermissionError:
+        raise InvalidInputError(f"{argument}: file is not readable: {path}") from None
+    if not exists:
+        raise InvalidInputError(f"{argument}: file not found: {path}")
+    if not is_file:
+        raise InvalidInputError(f"{argument}: not a regular file: {path}")
+    if remote_size == 0 and not allow_empty:
+        raise InvalidInputError(f"{argument}: file is empty: {path}")
+    return UploadSource(name=path.name, size=remote_size, _opener=lambda: path.open("rb"))
+
+
+def _file_object_source(fobj: Any, argument: str, allow_empty: bool) -> UploadSource:
+    import io
+
+    mode = getattr(fobj, "mode", "rb")
+    if isinstance(fobj, io.TextIOBase) or (isinstance(mode, str) and "b" not in mode):
+        raise InvalidInputError(f"{argument}: file object must be opened in binary mode ('rb')")
+    name = os.path.basename(str(getattr(fobj, "name", "upload") or "upload"))
+    size: int | None = None
+    start = 0
+    seekable = False
+    try:
+        seekable = bool(fobj.seekable())
+    except (AttributeError, OSError):
+        seekable = False
+    if seekable:
+        start = fobj.tell()
+        fobj.seek(0, os.SEEK_END)
+        size = fobj.tell() - start
+        fobj.seek(start)
+        if size == 0 and not allow_empty:
+            raise InvalidInputError(f"{argument}: file object is empty")
+
+    def reopen() -> IO[bytes]:
+        if seekable:
+            fobj.seek(start)
+        return fobj
+
+    return UploadSource(name=name, size=size, _opener=reopen, reopenable=False)
+
+
+def ensure_writable_destination(destination: Any, *, argument: str = "destination") -> ObjectStoragePath:
+    """Normalise a destination folder/file and fail early when it cannot be written."""
+    path = to_storage_path(destination)
+    if path.protocol in ("file", "local", ""):
+        local = Path(path.path)
+        probe = local
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+        if probe.exists() and not probe.is_dir():
+            raise InvalidInputError(f"{argument}: {probe} exists and is not a directory")
+        if not os.access(probe, os.W_OK | os.X_OK):
+            raise InvalidInputError(f"{argument}: {local} is not writable")
+    return path
+
+
+def local_file_error(exc: OSError, path: Any, argument: str, action: str) -> LocalFileError:
+    """A :class:`LocalFileError` for ``exc`` raised while ``action``-ing ``path`` (never retried)."""
+    reason = os.strerror(exc.errno) if exc.errno else type(exc).__name__
+    code = errno.errorcode.get(exc.errno or 0, "")
+    shown = str(path)
+    shown = shown if len(shown) <= 300 else shown[:150] + "..." + shown[-100:]
+    return LocalFileError(
+        f"{argument}: cannot {action} {shown}: {reason}{f' ({code})' if code else ''}",
+        argument=argument, file_path=str(path),
+    )
+
+
+@contextlib.contextmanager
+def atomic_write(destination: ObjectStoragePath, *, argument: str = "destination") -> Iterator[IO[bytes]]:
+    """Write to a temporary sibling and move it into place only when the block succeeds.
+
+    Errors of the filesystem itself (creating the folder, opening, renaming) are :class:`LocalFileError`
+    naming ``argument``; errors raised by the block propagate unchanged. Nothing is left behind on failure.
+    """
+    tmp = destination.parent / f".{destination.name}.{uuid.uuid4().hex[:8]}.part"
+    failure: LocalFileError | None = None
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        fh = tmp.open("wb")
+    except OSError as exc:
+        failure = local_file_error(exc, destination, argument, "write")
+    if failure is not None:
+        raise failure
+    try:
+        with fh:
+            yield fh
+        _move_into_place(tmp, destination, argument)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            if tmp.exists():
+                tmp.unlink()
+        raise
+
+
+def _move_into_place(tmp: ObjectStoragePath, destination: ObjectStoragePath, argument: str) -> None:
+    try:
+        if destination.protocol in ("file", "local", ""):
+            os.replace(tmp.path, destination.path)
+        else:
+            tmp.rename(destination)
+    except OSError as exc:
+        failure = local_file_error(exc, destination, argument, "write")
+    else:
+        return
+    raise failure

@@ -1,0 +1,160 @@
+"""One scrubber for secrets in every encoding, applied wherever server text reaches an exception or a log.
+
+A secret is found and replaced by ``***`` in these forms, alone or mixed inside one occurrence:
+
+* raw, or split by whitespace / line breaks (also JSON's ``\\n`` escapes) between any two characters;
+* URL-encoded: ``quote`` / ``quote_plus`` (any character may be ``%XX`` in either hex case, ``+`` for a
+  space, and ``%25XX`` double encoding);
+* JSON-escaped: ``\\uXXXX`` for any character (either hex case) and ``\\/``;
+* base64, standard or URL-safe, padded or not, alone or embedded at any of the three byte alignments in a
+  longer base64 run (so ``Basic base64(user:token)`` is caught);
+* truncated: a prefix (6 characters or more) of the secret (what ``str(body)[:200]`` leaves of it at the cut).
+
+Hooks register their credentials with :func:`register_secret` when they read their connection;
+:class:`~airflow_provider_music.core.errors.MusicApiError` scrubs its message with every registered secret,
+so an error message built anywhere (transport, parser, operator) cannot carry a token.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import re
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+MASK = "***"
+#: Secrets shorter than this are not scrubbed (they would mask ordinary words).
+MIN_SECRET_LENGTH = 4
+_GAP = r"(?:\s|\\+[nrt])*"  # whitespace, or JSON's \n escapes (doubled backslashes in a repr)
+_B64_GAP = r"(?:\s|\\+[nr])*"
+
+_REGISTRY: set[str] = set()
+_REGISTRY_LOCK = threading.Lock()
+
+
+def register_secret(secret: Any) -> None:
+    """Remember ``secret`` so every later :func:`redact` (and every provider error message) removes it."""
+    if isinstance(secret, str) and len(secret) >= MIN_SECRET_LENGTH:
+        with _REGISTRY_LOCK:
+            _REGISTRY.add(secret)
+        _mask_in_airflow_logs(secret)
+
+
+def _mask_in_airflow_logs(secret: str) -> None:
+    try:
+        from airflow.sdk.log import mask_secret
+    except ImportError:  # pragma: no cover - older layouts
+        try:
+            from airflow.utils.log.secrets_masker import mask_secret  # type: ignore[no-redef]
+        except ImportError:
+            return
+    try:
+        mask_secret(secret)
+    except Exception:  # noqa: BLE001 - masking in logs is best effort, never a failure
+        return
+
+
+def known_secrets() -> tuple[str, ...]:
+    with _REGISTRY_LOCK:
+        return tuple(_REGISTRY)
+
+
+def redact(text: Any, secrets: str | Iterable[str | None] | None = None) -> Any:
+    """``text`` with every secret (``secrets`` plus every registered one) replaced by ``***``.
+
+    Non-string values are returned unchanged. Longer secrets are scrubbed first.
+    """
+    if not isinstance(text, str) or not text:
+        return text
+    items = {secrets} if isinstance(secrets, str) else set(secrets or ())
+    items.update(known_secrets())
+    for secret in sorted((s for s in items if s and len(s) >= MIN_SECRET_LENGTH), key=len, reverse=True):
+        text = _pattern(secret).sub(MASK, text)
+    return text
+
+
+def redact_data(value: Any, secrets: str | Iterable[str | None] | None = None, *, _depth: int = 0) -> Any:
+    """:func:`redact` applied to every string inside a JSON-like value (dicts, lists), keys included."""
+    if _depth > 50:
+        return MASK
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {redact(str(k), secrets): redact_data(v, secrets, _depth=_depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [redact_data(v, secrets, _depth=_depth + 1) for v in value]
+    return value
+
+
+def describe_body(body: Any, limit: int = 200, secrets: str | Iterable[str | None] | None = None) -> str:
+    """A short, scrubbed description of an unexpected answer for an error message (scrub, then cut)."""
+    text = redact(str(body), secrets)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+@functools.lru_cache(maxsize=64)
+def _pattern(secret: str) -> re.Pattern[str]:
+    alternatives = [_char_level(secret)] + _base64_forms(secret) + _prefix_forms(secret)
+    return re.compile("|".join(f"(?:{alt})" for alt in alternatives))
+
+
+def _char_alternatives(ch: str) -> str:
+    forms = [re.escape(ch)]
+    encoded = ch.encode("utf-8")
+    pct = "".join(f"%{b:02x}" for b in encoded)
+    forms.append(_hex_any_case(pct))
+    forms.append(_hex_any_case("".join(f"%25{b:02x}" for b in encoded)))
+    if ch == " ":
+        forms.append(r"\+")
+    if ch == "/":
+        forms.append(r"\\+/")
+    if ord(ch) < 0x10000:
+        forms.append(r"\\+u" + _hex_any_case(f"{ord(ch):04x}"))
+    else:  # a surrogate pair in JSON
+        high, low = divmod(ord(ch) - 0x10000, 0x400)
+        forms.append(r"\\+u" + _hex_any_case(f"{0xD800 + high:04x}") + r"\\+u" + _hex_any_case(f"{0xDC00 + low:04x}"))
+    return "(?:" + "|".join(forms) + ")"
+
+
+def _hex_any_case(text: str) -> str:
+    out = []
+    for ch in text:
+        out.append(f"[{ch.lower()}{ch.upper()}]" if ch.isalpha() else re.escape(ch))
+    return "".join(out)
+
+
+def _char_level(secret: str) -> str:
+    return _GAP.join(_char_alternatives(ch) for ch in secret)
+
+
+def _base64_forms(secret: str) -> list[str]:
+    data = secret.encode("utf-8")
+    if len(data) < 6:
+        return []
+    forms: set[str] = set()
+    for align in range(3):
+        encoded = base64.b64encode(b"\0" * align + data + b"\0\0").decode("ascii")
+        first_bit, last_bit = 8 * align, 8 * (align + len(data))
+        keep = [i for i in range(len(encoded)) if 6 * i >= first_bit and 6 * i + 6 <= last_bit]
+        core = encoded[keep[0] : keep[-1] + 1] if keep else ""
+        if len(core) >= 6:
+            forms.add(core)
+            forms.add(core.replace("+", "-").replace("/", "_"))
+    full = [_B64_GAP.join(re.escape(c) for c in form) for form in sorted(forms)]
+    # a cut base64 run: its secret part sits inside the run (after "user:" bytes), so no word-start check
+    return full + [p for form in sorted(forms) for p in _prefix_forms(form, shortest=8, word_start=False)]
+
+
+def _prefix_forms(secret: str, shortest: int = 6, *, word_start: bool = True) -> list[str]:
+    """A cut-off secret: at least ``shortest`` characters of its start, then the end of the text, ``...``,
+    a quote or a closing bracket (what ``str(body)[:200]`` and friends leave of it)."""
+    if len(secret) <= shortest:
+        return []
+    tail = secret[shortest:-1]
+    optional = "".join(f"(?:{re.escape(c)}" for c in tail) + ")?" * len(tail)
+    # only where a cut leaves it: at the end of the text, before "..." or a closing quote/bracket; never
+    # inside a word (a prefix like "emulat" of "emulator-token" must not mask the word "emulator ")
+    start = r"(?<![A-Za-z0-9])" if word_start else ""
+    return [start + re.escape(secret[:shortest]) + optional + r"(?=$|\.\.\.|['\")\]}])"]

@@ -1,0 +1,359 @@
+"""Hook for the FlowMusic API of useapi.net (Google Flow Music / Lyria 3 Pro): I/O only.
+
+One method per endpoint of ``shared/api/flowmusic.md``; every check, body and parser lives in
+:mod:`airflow_provider_music.contract.flowmusic`. Errors: 402 (no credits), 422 (moderation, no lyrics,
+AI-provenance image) and 596 (account needs re-adding) are never retried and say what to do; 429 on a
+create (all slots busy) is retried after the vendor's advised 10 s unless the server says otherwise. Job, clip and
+account ids are percent-encoded in paths.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import AirflowFailException
+
+from airflow_provider_music.contract import flowmusic as fm
+from airflow_provider_music.contract import flowmusic_lookup as lookup
+from airflow_provider_music.core import (
+    ClientRequestError,
+    InvalidInputError,
+    MusicApiError,
+    PollResult,
+    ValidationError,
+    check_audio_content,
+    error_from_response,
+    resolve_source,
+)
+from airflow_provider_music.core.lost import LostAnswerError
+from airflow_provider_music.hooks.base import MusicApiHook
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+
+class FlowMusicCreditsError(ClientRequestError):
+    """HTTP 402: the FlowMusic account has too few credits. Retrying cannot help."""
+
+
+class FlowMusicModerationError(ValidationError):
+    """HTTP 422 (or a 500 from files/generate): the prompt, lyrics or image was refused."""
+
+
+class FlowMusicAccountError(MusicApiError, AirflowFailException):
+    """HTTP 596: the account's Google session is broken; it must be re-added with a fresh refresh token."""
+
+
+class FlowMusicNotReadyError(ClientRequestError):
+    """HTTP 409 from music/download: the job is not completed yet."""
+
+
+class FlowMusicLostCreateError(LostAnswerError):
+    """A paid create may have been processed but its job was not found: failing rather than paying twice.
+
+    The FlowMusic name of :class:`~airflow_provider_music.core.lost.LostAnswerError` (same rule, never retried)."""
+
+
+def _advice(status: int, path: str) -> tuple[type[MusicApiError], str] | None:
+    """The FlowMusic-specific class and advice for an error status, if any."""
+    if status == 402:
+        return FlowMusicCreditsError, (
+            "the FlowMusic account has insufficient credits: top up at flowmusic.app, wait for the daily "
+            "allowance, or send the work to another account (email=...); check credits_remaining with "
+            "FlowMusicHook.get_account(email)")
+    if status == 596:
+        return FlowMusicAccountError, (
+            "the FlowMusic account is in an error state: re-add it with a fresh flowmusic.app refresh token "
+            "(POST accounts, FlowMusicHook.add_account(refresh_token=...)) before new calls")
+    if status == 409:
+        return FlowMusicNotReadyError, "the job is not completed yet: wait for it, then download"
+    if status == 422 and path.endswith("music/lyrics"):
+        return FlowMusicModerationError, "no lyrics were produced: try another prompt, or generate with POST music"
+    if status == 422 and path.endswith("/files"):
+        return FlowMusicModerationError, (
+            "the image declares AI provenance: upload it with strip_metadata=True (the default)")
+    if status == 422:
+        return FlowMusicModerationError, (
+            "the request was moderated (the model declined to generate audio): change the prompt or lyrics; "
+            "the same request cannot succeed")
+    if status >= 500 and path.endswith("files/generate"):
+        return FlowMusicModerationError, "Flow Music declined the image prompt (usually moderation): change it"
+    return None
+
+
+class FlowMusicHook(MusicApiHook):
+    """Talk to the FlowMusic API of useapi.net.
+
+    Connection: type ``flowmusic``; password = useapi.net API token; host = base URL (default
+    ``https://api.useapi.net/v1/flowmusic/``); extra ``email`` = default account (otherwise the API
+    picks one with free capacity); extra ``sync_timeout`` = read timeout of calls the API holds open
+    (sync generation, stems; default 300 s).
+
+    :param flowmusic_conn_id: Airflow connection id (default ``flowmusic_default``).
+    """
+
+    conn_name_attr = "flowmusic_conn_id"
+    default_conn_name = "flowmusic_default"
+    conn_type = "flowmusic"
+    hook_name = "FlowMusic (useapi.net)"
+    default_base_url = fm.DEFAULT_BASE_URL
+    #: Seconds to wait after a 429 on a create without ``Retry-After`` ("all slots busy": the vendor's script
+    #: waits 10 s). A 429 on a read (no published rate quota) uses the retry policy's own back-off.
+    rate_limit_min_wait = 10.0
+
+    def __init__(self, flowmusic_conn_id: str | None = None, *, conn_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(flowmusic_conn_id or conn_id, **kwargs)
+        self.flowmusic_conn_id = self.conn_id
+
+    # ---- errors ---------------------------------------------------------------------------------
+    def map_error(self, method: str, url: str, status: int, headers: Mapping[str, str], text: str) -> MusicApiError:
+        base = error_from_response(method, url, status, headers, text)
+        advice = _advice(status, str(base.path or "").rstrip("/"))
+        if advice is not None:
+            cls, hint = advice
+            return cls(
+                f"{method} {base.path} failed with HTTP {status}: {hint}. API said: {base.api_message}",
+                method=base.method, path=base.path, status=status, api_message=base.api_message,
+                details=base.details, request_may_have_been_processed=status not in (402, 409, 422, 596),
+            )
+        if status == 429 and base.retry_after is None and method.upper() == "POST":  # capacity: all slots busy
+            base.retry_after = self.rate_limit_min_wait
+        return base
+
+    # ---- helpers --------------------------------------------------------------------------------
+    def _email(self, email: str | None) -> str | None:
+        if email is not None:
+            return fm.check_email("email", email)
+        return fm.check_email("connection extra 'email'", self.settings.extra("email"))
+
+    def _held_timeout(self) -> tuple[float, float]:
+        """Read timeout for calls the API holds open (sync generation, edits and stems)."""
+        settings = self.settings
+        held = fm.check_number("connection extra 'sync_timeout'", settings.extra("sync_timeout"), 1, None) or 300.0
+        return settings.connect_timeout, max(settings.read_timeout, held)
+
+    def _post_job(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        held = body.get("mode", "sync") == "sync"
+        answer = self.request_json("POST", path, json_body=dict(body), timeout=self._held_timeout() if held else None)
+        return fm.parse_job(answer, what=f"POST {path}")
+
+    def send_generate(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """POST music with a body from :func:`~.contract.flowmusic.build_generate_body` -> job summary.
+
+        Without ``email`` in the body, the connection's ``email`` extra (if any) picks the account."""
+        default = None if body.get("email") else self._email(None)
+        return self._post_job("music", {**body, "email": default} if default else body)
+
+    def send_edit(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """POST music/edit with a body from :func:`~.contract.flowmusic.build_edit_body` -> job summary."""
+        return self._post_job("music/edit", body)
+
+    def check_connection(self) -> None:
+        """GET jobs: cheap, authenticated, no side effects."""
+        self.list_jobs()
+
+    # ---- accounts -------------------------------------------------------------------------------
+    def list_accounts(self) -> dict[str, dict[str, Any]]:
+        """GET accounts: configured accounts keyed by e-mail (tokens removed)."""
+        return fm.parse_accounts(self.request_json("GET", "accounts"))
+
+    def get_account(self, email: str) -> dict[str, Any]:
+        """GET accounts/{email}: one account with live ``credits_remaining`` / ``tokens_remaining``."""
+        ident = fm.check_email("email", email, required=True) or ""
+        return fm.public_account(self.request_json("GET", f"accounts/{fm.path_id(ident, 'email')}"))
+
+    def add_account(self, refresh_token: str, max_jobs: int | None = None) -> dict[str, Any]:
+        """POST accounts: add or refresh an account from a flowmusic.app refresh token."""
+        token = fm.check_text("refresh_token", refresh_token, required=True) or ""
+        from airflow.providers.common.compat.sdk import mask_secret
+
+        mask_secret(token)  # a Google session refresh token is a credential
+        body: dict[str, Any] = {"refresh_token": token}
+        jobs = fm.check_number("max_jobs (maxJobs)", max_jobs, 1, 16, integer=True)
+        if jobs is not None:
+            body["maxJobs"] = int(jobs)
+        return fm.public_account(self.request_json("POST", "accounts", json_body=body))
+
+    def update_account(self, email: str, max_jobs: int) -> dict[str, Any]:
+        """POST accounts ``{email, maxJobs}``: change an account's concurrency, nothing else."""
+        ident = fm.check_email("email", email, required=True)
+        jobs = fm.check_number("max_jobs (maxJobs)", max_jobs, 1, 16, integer=True)
+        if jobs is None:
+            raise InvalidInputError("max_jobs (maxJobs) is required: an integer between 1 and 16")
+        body = {"email": ident, "maxJobs": int(jobs)}
+        return fm.public_account(self.request_json("POST", "accounts", json_body=body, idempotent=True))
+
+    def delete_account(self, email: str) -> None:
+        """DELETE accounts/{email} (204)."""
+        ident = fm.check_email("email", email, required=True) or ""
+        self.request("DELETE", f"accounts/{fm.path_id(ident, 'email')}")
+
+    def get_usage(self, email: str) -> dict[str, Any]:
+        """GET accounts/usage?email=: daily usage events and the spend summary (credits = tokens / 12)."""
+        ident = fm.check_email("email", email, required=True)
+        body = self.request_json("GET", "accounts/usage", params={"email": ident})
+        if not isinstance(body, Mapping):
+            raise fm.invalid_answer("accounts/usage", body)
+        return dict(body)
+
+    # ---- music ----------------------------------------------------------------------------------
+    def generate(self, prompt: str, *, mode: str = "async", email: str | None = None, **kwargs: Any) -> dict[str, Any]:
+        """POST music: a song (an A/B pair of clips). ``mode="async"`` answers 201 with a pending job.
+
+        Costs credits and is not idempotent: the operators make it crash-safe (see ``replyRef``).
+        Keyword arguments: ``lyrics``, ``instrumental``, ``ghostwriter``, ``ref_images``, ``ref_audios``,
+        ``model``, ``reply_url``, ``reply_ref``. Returns :func:`~.contract.flowmusic.job_summary`.
+        """
+        return self.send_generate(fm.build_generate_body(prompt, mode=mode, email=self._email(email), **kwargs))
+
+    def edit(self, operation: str, clip: str, *, mode: str = "async", params: Mapping[str, Any] | None = None,
+             **kwargs: Any) -> dict[str, Any]:
+        """POST music/edit: ``effect``/``extend``/``replace``/``cover``/``remix`` on a clip -> job summary.
+
+        ``params`` holds the operation's own fields (``instruction``, ``strength``, ``gain_db``...);
+        keyword arguments: ``seed``, ``title``, ``model``, ``reply_url``, ``reply_ref``.
+        """
+        if operation == "stems":
+            raise InvalidInputError("operation 'stems' is synchronous and gives four clips: use split_stems()")
+        return self.send_edit(fm.build_edit_body(operation, clip, params=params, mode=mode, **kwargs))
+
+    def split_stems(self, clip: str, *, live_urls: bool = False) -> list[dict[str, Any]]:
+        """POST music/edit ``stems`` (always synchronous): the four stem clips, each with ``stem``.
+
+        URLs lose their query unless ``live_urls`` (for an immediate download: never store those)."""
+        body = fm.build_edit_body("stems", clip)
+        answer = self.request_json("POST", "music/edit", json_body=body, timeout=self._held_timeout(),
+                                   idempotent=True)  # asking again returns the same stems at once
+        stems = fm.parse_stems(answer)
+        live = lookup.live_clip_urls(answer) if live_urls else {}
+        return [{**s, **live.get(s["clip"], {})} for s in stems]
+
+    def clip_urls(self, jobid: str) -> dict[str, dict[str, str]]:
+        """GET jobs/{jobid}: the clips' current ``wav_url``/``audio_url`` WITH their query (signed URLs).
+
+        For an immediate download only: never put these in XCom, events or logs."""
+        record = self.get_job_record(jobid)
+        fm.parse_job(record, what="GET jobs/{jobid}")  # shape check: a job record, not any JSON object
+        return lookup.live_clip_urls(record)
+
+    def write_lyrics(self, prompt: str, *, structure: str | None = None, email: str | None = None) -> dict[str, Any]:
+        """POST music/lyrics (free): ``{title, lyrics, sound_prompt, ...}``."""
+        body = fm.build_lyrics_body(prompt, structure=structure, email=self._email(email))
+        return fm.parse_lyrics(self.request_json("POST", "music/lyrics", json_body=body, idempotent=True))
+
+    def list_music(self, *, email: str | None = None, limit: int = 20, offset: int = 0) -> dict[str, Any]:
+        """GET music: one page of an account's clips, newest first (``next`` = next offset or None)."""
+        params = {
+            "email": self._email(email),
+            "limit": int(fm.check_number("limit", limit, 1, 100, integer=True) or 20),
+            "offset": int(fm.check_number("offset", offset, 0, None, integer=True) or 0),
+        }
+        body = self.request_json("GET", "music", params={k: v for k, v in params.items() if v is not None})
+        return fm.parse_music_page(body)
+
+    def download_mp3(self, clip_or_job_id: str, destination: Any) -> ObjectStoragePath:
+        """GET music/download?id=&format=mp3: stream the mp3 of a clip (or a completed job's first clip)."""
+        ident = fm.check_id("clip_or_job_id", clip_or_job_id)
+        return self.download("music/download", destination, params={"id": ident, "format": "mp3"})
+
+    def download_url(self, url: str, destination: Any) -> ObjectStoragePath:
+        """Stream a clip's public ``wav_url`` / ``audio_url`` (another origin: the token is not sent)."""
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise InvalidInputError(f"url must be an http(s) URL, got {url!r}"[:200])
+        return self.download(url, destination)
+
+    # ---- files ----------------------------------------------------------------------------------
+    def upload_file(self, source: Any, *, content_type: str | None = None, email: str | None = None,
+                    strip_metadata: bool | None = None) -> dict[str, Any]:
+        """POST files: stream an image (jpeg/png/webp, 20 MB) or audio (mp3/wav/m4a/aac, 40 MB) as the body.
+
+        Type, size and first bytes are checked before anything is sent. Returns ``{id, url, kind, ...}``
+        for ``ref_images`` / ``ref_audios`` (usable only on the account it was uploaded to).
+        """
+        src = resolve_source(source)
+        ctype = fm.upload_content_type(src.name, content_type)
+        fm.check_upload_size(src.name, src.size, ctype)
+        if ctype.startswith("audio/"):
+            check_audio_content(src)
+        elif src.reopenable:
+            with src.open() as fobj:
+                fm.check_image_head(src.name, fobj.read(16), ctype)
+        params: dict[str, Any] = {"email": self._email(email)}
+        strip = fm.check_bool("strip_metadata", strip_metadata)
+        if strip is not None:
+            params["stripMetadata"] = "true" if strip else "false"
+        clean = {k: v for k, v in params.items() if v is not None}
+        return fm.parse_asset(self.upload_raw("POST", "files", src, content_type=ctype, params=clean))
+
+    def generate_image(self, prompt: str, *, email: str | None = None) -> dict[str, Any]:
+        """POST files/generate: a 1024x1024 reference image -> ``{id, url, ...}``."""
+        body: dict[str, Any] = {"prompt": fm.check_text("prompt", prompt, required=True, max_length=2000)}
+        chosen = self._email(email)
+        if chosen:
+            body["email"] = chosen
+        return fm.parse_asset(self.request_json("POST", "files/generate", json_body=body))
+
+    # ---- jobs -----------------------------------------------------------------------------------
+    def list_jobs(self) -> dict[str, Any]:
+        """GET jobs: running jobs and ``maxJobs`` per account e-mail."""
+        body = self.request_json("GET", "jobs")
+        fm.running_jobs(body)  # shape check
+        return dict(body or {})
+
+    def running_jobs(self) -> list[dict[str, Any]]:
+        """GET jobs flattened: ``[{jobid, email, status, created_at, operation}]``."""
+        return fm.running_jobs(self.request_json("GET", "jobs"))
+
+    def get_job_record(self, jobid: str) -> dict[str, Any]:
+        """GET jobs/{jobid}: the raw job record (with its ``request`` echo)."""
+        body = self.request_json("GET", f"jobs/{fm.path_id(jobid, 'jobid')}")
+        if not isinstance(body, Mapping):
+            raise fm.invalid_answer("GET jobs/{jobid}", body)
+        return dict(body)
+
+    def get_job(self, jobid: str) -> dict[str, Any]:
+        """GET jobs/{jobid} -> job summary (ids, state, clips with query-less URLs)."""
+        return fm.parse_job(self.get_job_record(jobid))
+
+    async def aget_job_record(self, jobid: str) -> dict[str, Any]:
+        return await self.arequest_json("GET", f"jobs/{fm.path_id(jobid, 'jobid')}")
+
+    def job_status(self, jobid: str) -> PollResult:
+        """One poll of a job: running, success (payload = job summary) or failed."""
+        return fm.job_poll_result(self.get_job_record(jobid))
+
+    async def ajob_status(self, jobid: str) -> PollResult:
+        return fm.job_poll_result(await self.aget_job_record(jobid))
+
+    def cancel_job(self, jobid: str) -> None:
+        """DELETE jobs/{jobid}: cancel a running job and free its slot (credits are spent anyway)."""
+        self.request("DELETE", f"jobs/{fm.path_id(jobid, 'jobid')}")
+
+    async def acancel_job(self, jobid: str) -> None:
+        await self.arequest_json("DELETE", f"jobs/{fm.path_id(jobid, 'jobid')}")
+
+    def find_job(self, reply_ref: str, body: Mapping[str, Any], *, created_after: float | None = None) -> str | None:
+        """The job created with ``reply_ref`` (or, when the echo lacks it, the same request) after a time.
+
+        GET jobs lists running jobs without their ``replyRef``; each candidate inside the time window is
+        read with GET jobs/{jobid} and matched on its ``request`` echo.
+        """
+        for job in self.running_jobs():
+            created = fm.parse_iso(job.get("created_at"))
+            if created_after is not None and created is not None and created < created_after:
+                continue
+            record = self.get_job_record(job["jobid"])
+            ref = fm.job_reply_ref(record)
+            if ref == reply_ref or (ref is None and fm.request_matches(record, body)):
+                return job["jobid"]
+        return None
+
+    def charges_since(self, since: float | None, email: str | None = None) -> dict[str, list[str]]:
+        """Accounts charged at or after ``since`` (epoch s) per GET accounts/usage: ``{email: [times]}``.
+
+        ``email`` None: the connection's ``email`` extra, else every account (the API may have picked any)."""
+        chosen = self._email(email)
+        emails = [chosen] if chosen else list(self.list_accounts())
+        found = {e: lookup.charges_since(self.get_usage(e), since) for e in emails}
+        return {e: times for e, times in found.items() if times}

@@ -1,0 +1,292 @@
+"""The ACRCloud copyright check: scan audio files against ACRCloud Music and/or your buckets.
+
+The scan is checked against exactly the ``buckets`` and ``engine`` asked for: the container is named after
+a hash of that configuration, found or created, and verified
+(:meth:`~airflow_provider_music.hooks.acrcloud_fs.AcrCloudFileScanningMixin.ensure_scan_container`); a
+container that scans anything else fails the task before any upload. Every result names the file it
+scanned and the buckets it was checked against.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_music.contract.acrcloud import MAX_PER_PAGE, to_int
+from airflow_provider_music.contract.acrcloud_fs import (
+    FS_DATA_TYPES,
+    ScanConfig,
+    container_buckets,
+    container_id_of,
+    scan_verdict,
+)
+from airflow_provider_music.core import (
+    InvalidInputError,
+    JobFailedError,
+    MusicApiError,
+    PollResult,
+    check_audio_content,
+    redact_url,
+    resolve_source,
+    to_storage_path,
+)
+from airflow_provider_music.core.lost import LostAnswerError, answer_lost
+from airflow_provider_music.hooks.acrcloud import AcrCloudHook
+from airflow_provider_music.operators.acrcloud import (
+    AcrCloudConsoleLink,
+    AcrCloudOperatorMixin,
+    console_url,
+    is_retry,
+    known,
+)
+from airflow_provider_music.operators.base import MusicJobOperator, job_marker
+from airflow_provider_music.triggers.acrcloud import SCAN_STATUS, scan_target
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+
+def _single(value: Any) -> bool:
+    """A path, URL-style path, ``ObjectStoragePath`` or file object (not a list of them)?"""
+    return (
+        isinstance(value, (str, bytes, os.PathLike)) or hasattr(value, "fs") or hasattr(value, "read")
+        or not hasattr(value, "__iter__")
+    )
+
+
+def flatten_sources(value: Any) -> list[Any]:
+    """One path, a list of paths, or a mapped download's list of lists -> a flat list (order kept)."""
+    if value is None or value == "":
+        return []
+    if _single(value):
+        return [value]
+    if isinstance(value, dict):
+        raise InvalidInputError("source must be a path, a URL-style path or a list of them, not a dict")
+    out: list[Any] = []
+    for item in value:
+        out.extend(flatten_sources(item))
+    return out
+
+
+def _display(value: Any) -> str | None:
+    """A path or URL fit for logs and XCom (URLs without query string or credentials)."""
+    if value is None or value == "":
+        return None
+    text = str(value)
+    return redact_url(text) if "://" in text else text
+
+
+class AcrCloudScanFileOperator(AcrCloudOperatorMixin, MusicJobOperator):
+    """Scan audio against ACRCloud Music and/or your buckets (the copyright check for generated songs).
+
+    :param source: the audio: a path / ``ObjectStoragePath`` / URL-style path, or a list of them (a mapped
+        download's output); or ``url`` with ``data_type="audio_url"``.
+    :param buckets: bucket ids or names to check against (default ``["ACRCloud Music"]``); with ``region``,
+        ``engine`` (1 fingerprinting, 2 cover songs, 3 both) and ``audio_type`` they select the container,
+        named ``<container_name>-<hash of the configuration>``.
+    :param container_id: an existing container instead; verified against ``buckets``/``engine`` when
+        ``buckets`` is given, otherwise its own buckets are reported.
+    :param fail_on_match: fail the task when anything matched.
+
+    Returns, per scanned file, ``{"source", "name", "file_id", "container_id", "container_name", "buckets",
+    "engine", "state", "matched", "music", "custom_files", "cover_songs"}``: one dict for one source, a
+    list for a list of sources.
+    """
+
+    hook_class = AcrCloudHook
+    status_link = SCAN_STATUS
+    state_key = "acrcloud_scan_file"
+    default_poll_interval = 15.0
+    default_timeout = 3600.0
+    template_fields: Sequence[str] = ("source", "url", "container_id", "buckets", "name")
+    operator_extra_links = (AcrCloudConsoleLink(),)
+    _stale: frozenset[str] = frozenset()
+
+    def __init__(
+        self, *, source: Any = None, source_conn_id: str | None = None, url: str | None = None,
+        data_type: str | None = None, container_id: Any = None, buckets: Sequence[Any] | None = None,
+        region: str = "eu-west-1", container_name: str | None = None, engine: int = 1, audio_type: str = "linein",
+        name: str | None = None, fail_on_match: bool = False, **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.source, self.source_conn_id, self.url = source, source_conn_id, url
+        self.data_type = data_type or ("audio_url" if url and not source else "audio")
+        self.container_id, self.buckets, self.region = container_id, buckets, region
+        self.container_name, self.engine, self.audio_type = container_name, engine, audio_type
+        self.name, self.fail_on_match = name, fail_on_match
+        if self.data_type not in FS_DATA_TYPES:
+            raise InvalidInputError(f"data_type must be one of {', '.join(FS_DATA_TYPES)}, got {self.data_type!r}")
+        if (self.buckets is None or known(self.buckets)) and (self.container_id in (None, "") or self.buckets is not None):
+            self._config()
+
+    def _config(self, region: Any = None) -> ScanConfig:
+        return ScanConfig.build(
+            region=region or self.region, buckets=self.buckets, engine=self.engine, audio_type=self.audio_type
+        )
+
+    def _sources(self) -> list[Any]:
+        items = flatten_sources(self.source)
+        return [to_storage_path(s, self.source_conn_id) if isinstance(s, str) and "://" in s else s for s in items]
+
+    def validate(self) -> None:
+        if self.data_type in ("audio", "fingerprint") and not self._sources():
+            raise InvalidInputError("source is required to scan a file (or pass url= with data_type='audio_url')")
+        if self.data_type in ("audio_url", "platforms") and not self.url:
+            raise InvalidInputError(f"url is required for data_type={self.data_type!r}")
+        if self.container_id in (None, "") or self.buckets is not None:
+            self._config()
+        if self.data_type in ("audio", "fingerprint"):  # every file is checked before any request
+            for source in self._sources():
+                upload = resolve_source(source, argument="source")
+                if self.data_type == "audio":
+                    check_audio_content(upload)
+
+    def _container(self) -> dict[str, Any]:
+        """The verified container: exactly the asked buckets and engine, or the task fails here."""
+        if self.container_id not in (None, ""):
+            container = self.hook.get_fs_container(self.container_id)
+            if self.buckets is not None:
+                self.hook.verify_scan_container(container, self._config(container.get("region")))
+        else:
+            config = self._config()
+            name = config.container_name(self.container_name) if self.container_name else None
+            container = self.hook.ensure_scan_container(config, name=name)
+        self.log.info(
+            "Scanning in container %s (%r, region %s, engine %s) against buckets %s", container.get("id"),
+            container.get("name"), container.get("region"), container.get("engine"), self._bucket_names(container),
+        )
+        return container
+
+    @staticmethod
+    def _bucket_names(container: dict[str, Any]) -> list[Any]:
+        return [b.get("name") or b.get("id") for b in container_buckets(container)]
+
+    def _items(self, context: Context) -> list[tuple[Any, str]]:
+        """(source, scan name) per file; names carry the task marker so a retry finds earlier uploads."""
+        marker = job_marker(context)
+        sources = self._sources() if self.data_type in ("audio", "fingerprint") else [None]
+        out = []
+        for index, source in enumerate(sources):
+            base = os.path.basename(str(source or self.url or "scan").split("?")[0])
+            suffix = f" #{index}" if len(sources) > 1 else ""
+            out.append((source, f"{self.name}{suffix}" if self.name else f"{base} [{marker}]{suffix}"))
+        return out
+
+    def _upload(self, cid: int, region: Any, source: Any, name: str, done: dict[str, str]) -> str:
+        if name in done:
+            self.log.info("Scan %r was uploaded by an earlier try (file %s); not uploading again", name, done[name])
+            return done[name]
+        try:
+            record = self.hook.upload_fs_file(cid, data_type=self.data_type, source=source, url=self.url, name=name,
+                                              region=region)
+        except MusicApiError as exc:
+            if not answer_lost(exc):
+                raise
+            lost = LostAnswerError.after(
+                f"scan {name!r} of container {cid}", check=f"the files of container {cid} in the ACRCloud console",
+                cause=exc, note="Not uploaded again.",
+            )
+            if self.name:  # a fixed name also names earlier runs' scans: a file found by it may be another audio
+                raise lost from None
+            self.log.warning("Scan upload answer lost (%s); looking for the file before uploading again", exc)
+            found = self._uploaded(cid, region, name, exclude=self._stale).get(name)
+            if not found:
+                raise lost from None
+            return found
+        return str(record["id"])
+
+    def _uploaded(self, cid: int, region: Any, search: str, exclude: frozenset[str] = frozenset()) -> dict[str, str]:
+        """Scans named with ``search`` (the run's marker); a name held by two files is no proof of either."""
+        page = self.hook.list_fs_files(cid, search=search, per_page=MAX_PER_PAGE, region=region)
+        out: dict[str, str] = {}
+        twice: set[str] = set()
+        for f in page["data"]:
+            fid, name = f.get("id"), f.get("name")
+            if fid is None or not isinstance(name, str) or str(fid) in exclude:
+                continue
+            if name in out and out[name] != str(fid):
+                twice.add(name)
+            out[name] = str(fid)
+        return {n: i for n, i in out.items() if n not in twice}
+
+    def submit(self, context: Context, previous: dict[str, Any] | None) -> dict[str, Any]:
+        container = self._container()
+        cid, region = container_id_of(container), container.get("region")
+        items = self._items(context)
+        retry = previous is not None or is_retry(context)
+        # the scans of a failed earlier job are not reused (nor taken for a lost upload's answer)
+        self._stale = frozenset(str(f.get("file_id")) for f in (previous or {}).get("files", ()))
+        done = self._uploaded(cid, region, job_marker(context), exclude=self._stale) if retry and not self.name else {}
+        files = [{"file_id": self._upload(cid, region, source, name, done), "name": name, "source": _display(source)}
+                 for source, name in items]
+        return {
+            "container_id": cid, "region": region, "container_name": container.get("name"),
+            "engine": to_int(container.get("engine")), "buckets": self._bucket_names(container), "files": files,
+            "many": self.source is not None and not _single(self.source),
+        }
+
+    def find_existing(self, context: Context) -> dict[str, Any] | None:
+        if self.container_id not in (None, "") or self.name or not is_retry(context):
+            return None
+        config = self._config()
+        name = config.container_name(self.container_name) if self.container_name else config.container_name()
+        containers = self.hook.find_scan_containers(name)
+        if not containers:
+            return None
+        container = self.hook.verify_scan_container(containers[0], config)
+        cid, region = container_id_of(container), container.get("region")
+        uploaded = self._uploaded(cid, region, job_marker(context))
+        items = self._items(context)
+        if not items or any(n not in uploaded for _, n in items):
+            return None
+        return {
+            "container_id": cid, "region": region, "container_name": container.get("name"),
+            "engine": to_int(container.get("engine")), "buckets": self._bucket_names(container),
+            "files": [{"file_id": uploaded[n], "name": n, "source": _display(s)} for s, n in items],
+            "many": self.source is not None and not _single(self.source),
+        }
+
+    def target(self, record: dict[str, Any]) -> dict[str, Any]:
+        return scan_target(record["container_id"], [f["file_id"] for f in record["files"]], record.get("region"))
+
+    def announce(self, record: dict[str, Any], context: Context) -> None:
+        self.push(context, "container_id", record["container_id"])
+        ids = [f["file_id"] for f in record["files"]]
+        self.push(context, "file_id", ids if record.get("many") else ids[0])
+        self.push_link(context, AcrCloudConsoleLink, console_url(self.hook, "fs-containers", record["container_id"]))
+
+    def finish(self, record: dict[str, Any], result: PollResult | None, context: Context) -> Any:
+        cid, region = record["container_id"], record.get("region")
+        if self.container_id in (None, "") or self.buckets is not None:  # still scanning what was asked?
+            container = self.hook.get_fs_container(cid)
+            self.hook.verify_scan_container(container, self._config(container.get("region")))
+        ids = [f["file_id"] for f in record["files"]]
+        by_id = {str(r.get("id")): r for r in self.hook.get_fs_files(cid, ids, region=region)}
+        out = []
+        for item in record["files"]:
+            scanned = by_id.get(item["file_id"])
+            if scanned is None:
+                raise JobFailedError(f"scan file {item['file_id']} is gone from container {cid}")
+            summary = scan_verdict(scanned, container_id=cid, engine=record.get("engine"))
+            summary.update({"container_id": cid, "source": item.get("source"),
+                            "url": _display(self.url), "name": item["name"],
+                            **{k: record.get(k) for k in ("container_name", "buckets", "engine")}})
+            out.append(summary)
+        matched = [s for s in out if s["matched"]]
+        if self.fail_on_match and matched:
+            n = sum(len(s["music"]) + len(s["custom_files"]) + len(s["cover_songs"]) for s in matched)
+            raise JobFailedError(f"Scan of {matched[0]['source'] or matched[0]['name']} matched {n} known recording(s)",
+                                 details={"matched": [s["file_id"] for s in matched]})
+        return out if record.get("many") else out[0]
+
+    def summarize(self, record: dict[str, Any], output: Any) -> Sequence[str]:
+        items = output if isinstance(output, list) else [output]
+        return [
+            f"{s['source'] or s['url'] or s['name']}: "
+            f"{len(s['music']) + len(s['custom_files']) + len(s['cover_songs'])} match(es) against {s['buckets']}"
+            for s in items
+        ]
+
+
+__all__ = ["AcrCloudScanFileOperator", "flatten_sources"]

@@ -1,0 +1,366 @@
+"""ACRCloud catalog sync operator: mirror a catalog folder into a bucket (the nightly fingerprinting job).
+
+A thin shell: the pure planner, the catalog walk, the deletion guard and the executor live in
+:mod:`airflow_provider_music.sync`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import AirflowException, conf
+
+from airflow_provider_music.core import InvalidInputError, redact_url, to_storage_path
+from airflow_provider_music.hooks.acrcloud import AcrCloudHook
+from airflow_provider_music.operators.acrcloud import AcrCloudConsoleLink, AcrCloudOperatorMixin, console_url
+from airflow_provider_music.operators.base import MusicOperator, check_flag, check_seconds, wait_until_done
+from airflow_provider_music.sync.catalog import AUDIO_EXTENSIONS, CatalogEntry, CatalogWalk, check_extensions
+from airflow_provider_music.sync.execute import Plan, SyncConfig, SyncRun
+from airflow_provider_music.sync.fingerprint import load_pyacrcloud, pyacrcloud_extractor
+from airflow_provider_music.sync.guard import DEFAULT_MAX_DELETE_RATIO, DeletionGuard
+from airflow_provider_music.sync.plan import MARKER_KEYS, Local, check_count, check_ratio, parse_shard
+from airflow_provider_music.triggers.acrcloud import FILE_STATE, file_state_target
+from airflow_provider_music.triggers.base import validate_event
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context, ObjectStoragePath
+
+FAILED_PATHS_LIMIT = 100
+#: Paths to tidy after the wait kept in the saved state; above it the tidy-up lists and checks every path.
+SAVED_PATHS_LIMIT = 10_000
+_SUMMARY_KEYS = ("uploaded", "updated", "deleted", "unchanged", "failed", "replaced", "uploaded_bytes")
+
+
+def _mode(argument: str, value: Any) -> str:
+    if value not in ("audio", "fingerprint"):
+        raise InvalidInputError(f"{argument} must be 'audio' or 'fingerprint', got {value!r}")
+    return str(value)
+
+
+def _catalog_id(argument: str, value: Any) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise InvalidInputError(f"{argument} must be a non-empty string or None, got {value!r}")
+    return value
+
+
+def _between(low: int, high: int) -> Callable[[str, Any], int]:
+    def check(argument: str, value: Any) -> int:
+        count = check_count(value, argument, allow_none=False)
+        if count is None or not low <= count <= high:
+            raise InvalidInputError(f"{argument} must be an integer from {low} to {high}, got {value!r}")
+        return count
+
+    return check
+
+
+def _callable_or_none(shape: str) -> Callable[[str, Any], Any]:
+    def check(argument: str, value: Any) -> Any:
+        if value is not None and not callable(value):
+            raise InvalidInputError(f"{argument} must be a callable {shape}, or None")
+        return value
+
+    return check
+
+
+#: Argument -> check(argument, value): run at DAG parse time when known, again right after rendering.
+_CHECKS: dict[str, Callable[[str, Any], Any]] = {
+    "mode": _mode,
+    "extensions": lambda a, v: list(check_extensions(v)),
+    "shard": lambda a, v: v if v in (None, "") else "{}/{}".format(*parse_shard(v)),
+    "catalog_id": _catalog_id,
+    "concurrency": _between(1, 32),
+    "max_upload_rounds": _between(1, 100),
+    "max_delete_ratio": lambda a, v: check_ratio(v, a),
+    "max_delete": lambda a, v: check_count(v, a),
+    "metadata": _callable_or_none("(relative_path) -> dict"),
+    "fingerprint_extractor": _callable_or_none("(local_path) -> bytes"),
+    "progress_interval": lambda a, v: 0.0 if v in (None, 0, "0", "") else check_seconds(a, v, allow_none=False),
+    "poll_interval": lambda a, v: check_seconds(a, v, allow_none=False),
+    "timeout": lambda a, v: check_seconds(a, v, allow_none=True),
+    "wait_for_completion": check_flag,
+    "deferrable": check_flag,
+    "delete_missing": check_flag,
+    "update_metadata": check_flag,
+    "recursive": check_flag,
+}
+
+
+class AcrCloudCatalogSyncOperator(AcrCloudOperatorMixin, MusicOperator):
+    """Mirror a catalog folder into a bucket, incrementally and idempotently (the nightly fingerprinting job).
+
+    Each uploaded file carries in ``user_defined``: ``catalog_path`` (relative path), ``catalog_size``,
+    ``catalog_mtime``, ``catalog_sha256`` (and ``catalog_id`` when set). A run lists the bucket once,
+    decides from size + mtime (no read) which tracks are unchanged, hashes only the others, uploads new
+    and changed tracks with bounded concurrency, refreshes metadata, waits until the uploads are ready, then
+    converges: per track exactly one file is kept (the lowest id of the current content), older versions and
+    duplicates are deleted once that file is confirmed ready, and (``delete_missing``) files whose source vanished
+    are deleted - within the deletion guard. Overlapping runs (a backfill beside the nightly run) converge to the
+    same bucket; see docs/acrcloud.md "Catalog sync: safety".
+
+    :param catalog: folder (``ObjectStoragePath``, path or URL such as ``s3://label/catalog/``).
+    :param bucket_id: target bucket (default: the connection's ``bucket_id`` extra).
+    :param mode: ``audio`` uploads the audio; ``fingerprint`` extracts database fingerprints locally
+        (``pyacrcloud`` or ``fingerprint_extractor``) and uploads only those - audio never leaves.
+    :param extensions: audio file extensions to include (case-insensitive).
+    :param recursive: walk sub-folders.
+    :param catalog_id: optional label stored in each file; only files with this label are managed.
+    :param metadata: callable ``(relative_path) -> {"title": ..., "user_defined": {...}}`` or None.
+    :param sidecar_suffix: per-track JSON sidecar (``track.mp3.json`` or ``track.json``) with the same shape.
+    :param update_metadata: update title/user_defined of unchanged files when the metadata changed.
+    :param delete_missing: delete bucket files whose catalog source vanished (default False). Refused, with
+        nothing uploaded or deleted, when the catalog is empty or partly unreadable, or beyond the limits below.
+    :param max_delete_ratio: largest share (0..1) of the catalog's files in the bucket (this shard's) one run may
+        delete as vanished (default 0.5); ``max_delete``: largest count (default None: no count limit).
+    :param shard: ``"i/K"``: this task handles only the catalog paths whose stable hash falls in shard ``i`` of
+        ``K`` (map one task per shard); deletions and the guard are per shard.
+    :param concurrency: parallel uploads (threads).
+    :param wait_for_completion: wait until uploads reach state 1 (state -1 counts as failed), then tidy the
+        bucket (``wait_for_ready`` is the former name). Plus ``acrcloud_conn_id``, ``deferrable``,
+        ``poll_interval``, ``timeout`` (templated, like ``shard``).
+    :param fingerprint_extractor: callable ``(local_path) -> bytes`` (default: pyacrcloud).
+    :param progress_interval: seconds between progress log lines.
+    :param max_upload_rounds: rounds of re-upload for uploads whose answer was lost and that are not in the bucket.
+
+    Returns ``{"uploaded", "updated", "deleted", "unchanged", "failed", "replaced", "total", "uploaded_bytes",
+    "failed_paths": [{"path", "reason"}], "bucket_id", "mode"}``; fails at the end if any track failed.
+    """
+
+    hook_class = AcrCloudHook
+    template_fields: Sequence[str] = (
+        "catalog", "bucket_id", "catalog_id", "mode", "extensions", "shard", "delete_missing", "max_delete_ratio",
+        "max_delete", "poll_interval", "timeout",
+    )
+    operator_extra_links = (AcrCloudConsoleLink(),)
+    summary_key = "acrcloud_catalog_sync_summary"
+
+    def __init__(
+        self,
+        *,
+        catalog: Any,
+        bucket_id: Any = None,
+        catalog_conn_id: str | None = None,
+        mode: str = "audio",
+        extensions: Sequence[str] = AUDIO_EXTENSIONS,
+        recursive: bool = True,
+        catalog_id: str | None = None,
+        metadata: Callable[[str], dict[str, Any] | None] | None = None,
+        sidecar_suffix: str | None = ".json",
+        update_metadata: bool = True,
+        delete_missing: bool = False,
+        concurrency: int = 4,
+        wait_for_completion: bool = True,
+        wait_for_ready: bool | None = None,
+        fingerprint_extractor: Callable[[str], bytes] | None = None,
+        progress_interval: float = 30.0,
+        max_upload_rounds: int = 5,
+        max_delete_ratio: float = DEFAULT_MAX_DELETE_RATIO,
+        max_delete: int | None = None,
+        shard: Any = None,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = 30.0,
+        timeout: float | None = 6 * 3600.0,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.catalog = catalog
+        self.bucket_id = bucket_id
+        self.catalog_conn_id = catalog_conn_id
+        self.mode = mode
+        self.extensions = extensions
+        self.recursive = recursive
+        self.catalog_id = catalog_id
+        self.metadata = metadata
+        self.sidecar_suffix = sidecar_suffix
+        self.update_metadata = update_metadata
+        self.delete_missing = delete_missing
+        self.concurrency = concurrency
+        self.wait_for_completion = wait_for_completion if wait_for_ready is None else wait_for_ready
+        self.fingerprint_extractor = fingerprint_extractor
+        self.progress_interval = progress_interval
+        self.max_upload_rounds = max_upload_rounds
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+        self.timeout = timeout
+        self.max_delete_ratio = max_delete_ratio
+        self.max_delete = max_delete
+        self.shard = shard
+        for argument, check in _CHECKS.items():
+            self.check_argument(argument, check)
+
+    # ---- inputs ----------------------------------------------------------------------------------
+    def _config(self) -> SyncConfig:
+        """The run's settings (arguments already checked by ``check_rendered``)."""
+        extractor: Callable[[str], bytes] | None = None
+        if self.mode == "fingerprint":
+            if self.fingerprint_extractor is None:
+                load_pyacrcloud()
+            extractor = self.fingerprint_extractor or pyacrcloud_extractor
+        return SyncConfig(
+            mode=self.mode, catalog_id=self.catalog_id, metadata=self.metadata, update_metadata=self.update_metadata,
+            delete_missing=bool(self.delete_missing), concurrency=int(self.concurrency),
+            max_upload_rounds=int(self.max_upload_rounds), extractor=extractor,
+            extractor_reads_buffers=self.mode == "fingerprint" and self.fingerprint_extractor is None,
+            progress_interval=float(self.progress_interval or 0),
+            guard=DeletionGuard(float(self.max_delete_ratio), self.max_delete),
+            shard=parse_shard(self.shard),
+        )
+
+    def _root(self) -> ObjectStoragePath:
+        if not self.catalog:
+            raise InvalidInputError("catalog is required: a folder path or ObjectStoragePath")
+        root = to_storage_path(self.catalog, self.catalog_conn_id)
+        try:
+            is_dir = root.is_dir()
+        except PermissionError:
+            raise InvalidInputError(f"catalog: folder is not readable: {root}") from None
+        if not is_dir:
+            raise InvalidInputError(f"catalog: folder not found: {root}")
+        return root
+
+    def _walk(self, root: Any, config: SyncConfig) -> CatalogWalk:
+        return CatalogWalk(root=root, extensions=check_extensions(self.extensions), recursive=self.recursive,
+                           sidecar_suffix=self.sidecar_suffix, shard=config.shard)
+
+    def scan_catalog(self, root: ObjectStoragePath) -> dict[str, CatalogEntry]:
+        """Every track of the catalog (of this shard), by relative path (the run itself streams the walk)."""
+        return {e.rel: e for e in sorted(self._walk(root, self._config()), key=lambda e: e.rel)}
+
+    # ---- execute -----------------------------------------------------------------------------------
+    def execute(self, context: Context) -> Any:
+        self.check_rendered()
+        config = self._config()
+        root = self._root()
+        bucket = self.hook.default_bucket(self.bucket_id)
+        ti = context.get("ti")
+        if ti is not None:
+            ti.xcom_push(key="bucket_id", value=int(bucket))
+        self.push_link(context, AcrCloudConsoleLink, console_url(self.hook, "buckets", bucket))
+        run = SyncRun(self.hook, bucket, root, config, self.log)
+        walk = self._walk(root, config)
+        failures: list[dict[str, str]] = []
+        plan = run.plan(walk, run.index(), failures)
+        self._log_plan(root, bucket, walk, plan)
+        run.check_guard(plan, walk)  # before anything is uploaded or deleted
+        failures.extend({"path": p, "reason": "cannot read this part of the catalog"} for p in walk.unreadable)
+        uploaded, sent = run.upload_all(plan.uploads, failures)
+        summary = {key: 0 for key in _SUMMARY_KEYS} | {
+            "bucket_id": int(bucket), "mode": self.mode, "total": walk.yielded, "unchanged": plan.unchanged,
+            "uploaded": len(uploaded), "uploaded_bytes": sent, "updated": run.update_all(plan.updates, failures),
+        }
+        pending = {**plan.processing, **{str(i): rel for rel, i in uploaded.items()}}
+        tidy: dict[str, Any] = {"converge": {rel: list(local) for rel, local in plan.converge.items()},
+                "missing": list(plan.missing) if self.delete_missing else []}
+        if len(plan.converge) > SAVED_PATHS_LIMIT:  # too many to save for a resume: tidy every multi-file path
+            tidy = {**tidy, "converge": {}, "everything": True}
+        vanished: list[str] = []
+        if self.wait_for_completion and pending:
+            target = file_state_target(bucket, list(pending), fail_fast=False)
+            if self.deferrable:
+                self._save(context, {"summary": summary, "failures": failures, "pending": pending, **tidy})
+                self.defer(
+                    trigger=FILE_STATE.trigger(conn_id=self.conn_id, target=target, poll_interval=float(self.poll_interval),
+                                               timeout=self.timeout),
+                    method_name="execute_complete",
+                )
+            result = wait_until_done(  # quiet: a line on each state change and every 5 polls
+                lambda: FILE_STATE.poll(self.hook, target), first=None,
+                poll_interval=float(self.poll_interval), timeout=self.timeout,
+                describe=f"{len(pending)} upload(s) in bucket {bucket}", logger=self.log,
+            )
+            vanished = self._add_processing_failures(result.payload, pending, failures)
+        self._converge(run, tidy, summary, failures, vanished)
+        return self._finish(context, summary, failures)
+
+    def _log_plan(self, root: Any, bucket: str, walk: CatalogWalk, plan: Plan) -> None:
+        shard = parse_shard(self.shard)
+        self.log.info(
+            "Catalog %s: %d track(s)%s; bucket %s holds %d of its file(s)", redact_url(str(root)), walk.yielded,
+            f" in shard {shard[0]}/{shard[1]} (of {walk.tracks})" if shard[1] > 1 else "", bucket, plan.in_bucket,
+        )
+        self.log.info(
+            "Plan: %d to upload, %d metadata update(s), %d unchanged, %d to tidy, %d path(s) without source%s",
+            len(plan.uploads), len(plan.updates), plan.unchanged, len(plan.converge), len(plan.missing),
+            " (will delete)" if self.delete_missing else " (kept; delete_missing=False)",
+        )
+
+    def _converge(self, run: SyncRun, tidy: dict[str, Any], summary: dict[str, Any], failures: list[dict[str, str]],
+                  vanished: list[str]) -> None:
+        """Tidy the bucket; an upload that vanished while we waited (a concurrent run kept an equal file of a
+        lower id) is fine only if a ready file of the track's current content is confirmed."""
+        paths = {rel: Local(*value) for rel, value in (tidy.get("converge") or {}).items()}
+        replaced, deleted, confirmed = run.converge(
+            paths, tidy.get("missing") or [], failures, verify=vanished, everything=bool(tidy.get("everything")),
+        )
+        summary["replaced"] = summary.get("replaced", 0) + replaced
+        summary["deleted"] = summary.get("deleted", 0) + deleted
+        failures.extend(
+            {"path": rel, "reason": "its upload vanished from the bucket and no ready copy of it was found"}
+            for rel in vanished if rel not in confirmed
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        store = context.get("task_state_store")
+        saved: Any = store.get(self.summary_key) if store is not None else None
+        if not saved:
+            ti = context.get("ti")
+            saved = ti.xcom_pull(task_ids=self.task_id, key="sync_state") if ti is not None else None
+        if not isinstance(saved, dict):
+            raise AirflowException("Catalog sync resumed without its saved summary; re-run the task")
+        summary, failures, pending = saved["summary"], list(saved["failures"]), saved.get("pending") or {}
+        vanished: list[str] = []
+        if isinstance(event, dict) and event.get("status") == "failed":
+            vanished = self._add_processing_failures(event.get("payload") or {}, pending, failures)
+        else:
+            validate_event(event, describe=f"ACRCloud catalog sync into bucket {summary['bucket_id']}")
+        if saved.get("converge") or saved.get("missing") or saved.get("everything") or vanished:
+            self.check_rendered()
+            run = SyncRun(self.hook, str(summary["bucket_id"]), self._root(), self._config(), self.log)
+            self._converge(run, saved, summary, failures, vanished)
+        return self._finish(context, summary, failures)
+
+    # ---- helpers -----------------------------------------------------------------------------------
+    def _save(self, context: Context, state: dict[str, Any]) -> None:
+        store = context.get("task_state_store")
+        if store is not None:
+            store.set(self.summary_key, state)
+        elif context.get("ti") is not None:
+            context["ti"].xcom_push(key="sync_state", value=state)
+
+    @staticmethod
+    def _add_processing_failures(payload: dict[str, Any], pending: dict[str, str], failures: list[dict[str, str]]) -> list[str]:
+        """Record processing errors; returns the paths whose file is no longer in the bucket (checked later)."""
+        vanished: list[str] = []
+        for item in payload.get("failed") or []:
+            path = pending.get(str(item.get("id")))
+            reason = str(item.get("reason") or "failed")
+            if path is not None and item.get("state") is None:  # no record: not in the bucket any more
+                vanished.append(path)
+                continue
+            failures.append({"path": path or f"file {item.get('id')}", "reason": reason})
+        return vanished
+
+    def _finish(self, context: Context, summary: dict[str, Any], failures: list[dict[str, str]]) -> dict[str, Any]:
+        summary = dict(summary)
+        summary["failed"] = len(failures)
+        summary["failed_paths"] = failures[:FAILED_PATHS_LIMIT]
+        self.log.info(
+            "Catalog sync done: %d uploaded, %d updated, %d deleted, %d unchanged, %d replaced, %d failed",
+            summary["uploaded"], summary["updated"], summary["deleted"], summary["unchanged"],
+            summary["replaced"], summary["failed"],
+        )
+        ti = context.get("ti")
+        if ti is not None:
+            ti.xcom_push(key="sync_summary", value=summary)
+        store = context.get("task_state_store")
+        if store is not None:
+            with contextlib.suppress(Exception):
+                store.delete(self.summary_key)
+        if failures:
+            sample = "; ".join(f"{f['path']}: {f['reason']}" for f in failures[:5])
+            raise AirflowException(f"Catalog sync: {len(failures)} track(s) failed ({sample})")
+        return summary
+
+
+__all__ = ["AUDIO_EXTENSIONS", "MARKER_KEYS", "AcrCloudCatalogSyncOperator", "CatalogEntry", "pyacrcloud_extractor"]

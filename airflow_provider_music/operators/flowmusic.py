@@ -1,0 +1,462 @@
+"""Operators of the FlowMusic (useapi.net) integration: generate, edit, stems, upload, lyrics, download.
+
+Generation and edits are paid and not idempotent. They run on the operator base's lifecycle
+(:class:`~airflow_provider_music.operators.base.MusicJobOperator`): the job record goes to
+``task_state_store`` (Airflow 3.3+) right after the create, and every create carries a ``replyRef``
+marker of the task instance. A retried or resumed task reconnects to its job instead of paying again:
+from the stored record, or (older Airflow) by finding the marker in the echoed request of the running
+jobs (GET jobs, then GET jobs/{jobid}). A create whose answer was lost is looked up the same way within
+its time window and never re-sent blindly: without a match the task fails, saying the song may exist.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_music import core
+from airflow_provider_music.contract import flowmusic as fm
+from airflow_provider_music.core.errors import InvalidInputError, MusicApiError, NotFoundError
+from airflow_provider_music.core.files import ensure_writable_destination, output_location, to_storage_path
+from airflow_provider_music.core.lost import CLOCK_SKEW, answer_lost
+from airflow_provider_music.core.names import distinct_file_name
+from airflow_provider_music.hooks.flowmusic import FlowMusicHook, FlowMusicLostCreateError
+from airflow_provider_music.operators.base import (
+    MusicJobOperator,
+    MusicOperator,
+    created_after,
+    is_retry,
+    is_templated,
+    job_marker,
+)
+from airflow_provider_music.triggers.flowmusic import JOB_STATUS, job_target
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import Context
+
+#: Looks for a job whose create answer was lost: attempts and the pause between them.
+LOOKUP_ATTEMPTS = 3
+LOOKUP_PAUSE = 2.0
+EXTENSIONS = {"wav_url": "wav", "audio_url": "m4a", "mp3": "mp3"}
+
+
+def _check_now(argument: str, value: Any, check: Any) -> None:
+    """Check a non-templated argument when the DAG file is parsed (templated ones: after rendering)."""
+    if value is not None and not is_templated(value):
+        check(argument, value)
+
+
+class _FlowMusicJobOperator(MusicJobOperator):
+    """What generate and edit share: the replyRef marker, crash-safe create, the job record and output."""
+
+    hook_class = FlowMusicHook
+    status_link = JOB_STATUS
+    default_poll_interval = 15.0
+    default_timeout = 1800.0
+    hook: FlowMusicHook
+
+    def __init__(self, *, model: str | None = None, reply_url: str | None = None, reply_ref: str | None = None,
+                 resubmit_if_lost: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.model, self.reply_url, self.reply_ref = model, reply_url, reply_ref
+        self.resubmit_if_lost = bool(resubmit_if_lost)
+
+    def request(self, reply_ref: str | None) -> dict[str, Any]:
+        """The checked request body (no I/O): ``reply_ref`` is None for validation only."""
+        raise NotImplementedError
+
+    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        """POST the body; return the job summary."""
+        raise NotImplementedError
+
+    def validate(self) -> None:
+        self.request(None)
+
+    def marker(self, context: Context) -> str:
+        return f"airflow:{job_marker(context)}" if fm.unset(self.reply_ref) else str(self.reply_ref)
+
+    def submit(self, context: Context, previous: dict[str, Any] | None) -> dict[str, Any]:
+        ref = self.marker(context)
+        body = self.request(ref)
+        journal = self.attempts(context)
+        sent_at = time.time()
+        if journal.store is not None:  # 3.3+: kept until the next create, so a later try knows one was sent
+            journal.store.set(journal.key, {"at": sent_at, "reply_ref": ref})
+        try:
+            job = self.create(body)
+        except MusicApiError as exc:
+            if not answer_lost(exc):
+                journal.clear()
+                raise  # the API refused the request: nothing was created
+            return self.recover(exc, body, ref, sent_at)
+        return {"jobid": job["jobid"], "email": job.get("email"), "reply_ref": ref, "sent_at": sent_at}
+
+    def recover(self, exc: MusicApiError, body: dict[str, Any], ref: str, sent_at: float) -> dict[str, Any]:
+        """The create may have reached FlowMusic: look for its job; never re-send blindly."""
+        for attempt in range(LOOKUP_ATTEMPTS):
+            jobid = self.hook.find_job(ref, body, created_after=sent_at - CLOCK_SKEW)
+            if jobid:
+                self.log.warning("Create answer lost (%s) but job %s carries replyRef %s: using it", exc, jobid, ref)
+                return {"jobid": jobid, "email": body.get("email"), "reply_ref": ref, "sent_at": sent_at}
+            if attempt + 1 < LOOKUP_ATTEMPTS:
+                core._sleep(LOOKUP_PAUSE)  # patched by tests
+        if self.resubmit_if_lost:
+            self.log.warning("Create answer lost (%s), no job found: sending again (resubmit_if_lost=True)", exc)
+            job = self.create(body)
+            return {"jobid": job["jobid"], "email": job.get("email"), "reply_ref": ref, "sent_at": time.time()}
+        raise FlowMusicLostCreateError.after(
+            "A FlowMusic song (credits spent)", cause=exc,
+            check=f"GET jobs and GET music of the account: no running job carries replyRef {ref!r}",
+            note="Not re-sending automatically to avoid paying twice (set resubmit_if_lost=True to accept that risk).",
+        )
+
+    def find_existing(self, context: Context) -> dict[str, Any] | None:
+        """The job of an earlier try: running (GET jobs + replyRef), or proof that none was paid for.
+
+        An earlier try may have paid when (3.3+) its note of a create in flight is still in ``task_state_store``
+        without a job record, or (older Airflow: no store) this is a retry. A finished job leaves GET jobs and
+        GET music does not say which request made a clip, so then GET accounts/usage decides: no charge since
+        the window opened -> nothing was created, submit; a charge -> fail with "may have been created"."""
+        ref, journal = self.marker(context), self.attempts(context)
+        note = journal.earlier()
+        at = (note or {}).get("at")
+        since = float(at) - CLOCK_SKEW if isinstance(at, (int, float)) else created_after(context)
+        body = self.request(ref)
+        jobid = self.hook.find_job(ref, body, created_after=since)
+        if jobid:
+            return {"jobid": jobid, "reply_ref": ref}
+        earlier = note is not None if journal.store is not None else is_retry(context)
+        if earlier and not self.resubmit_if_lost:
+            self.check_nothing_paid(body, ref, since)
+        return None
+
+    def check_nothing_paid(self, body: dict[str, Any], ref: str, since: float | None) -> None:
+        """Raise :class:`FlowMusicLostCreateError` when an account was charged since ``since``."""
+        email = body.get("email") if isinstance(body.get("email"), str) else None
+        charged = self.hook.charges_since(since, email)
+        if not charged:
+            self.log.info("No running job with replyRef %s and no charge since the window opened: submitting", ref)
+            return
+        where = "; ".join(f"{e} (charged at {', '.join(t[:3])})" for e, t in charged.items())
+        opened = "the start of time" if since is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(since))
+        raise FlowMusicLostCreateError.after(
+            "A FlowMusic song of an earlier try of this task", check=(
+                f"GET music and GET accounts/usage of {where}: the earlier try's job with replyRef {ref!r} is no "
+                f"longer running and finished jobs cannot be told apart after {opened}"),
+            note="Pass its clips to FlowMusicDownloadOperator, or set resubmit_if_lost=True to generate again "
+                 "(may pay twice).",
+        )
+
+    def target(self, record: dict[str, Any]) -> dict[str, Any]:
+        return job_target(record["jobid"])
+
+    def announce(self, record: dict[str, Any], context: Context) -> None:
+        self.push(context, "jobid", record["jobid"])
+
+    def finish(self, record: dict[str, Any], result: Any, context: Context) -> dict[str, Any]:
+        if result is None:
+            return {"jobid": record["jobid"], "email": record.get("email"), "status": "pending", "clips": [],
+                    "clip_ids": []}
+        return dict(result.payload)
+
+    def summarize(self, record: dict[str, Any], output: Any) -> Sequence[str]:
+        return [f"{c.get('title') or c['clip']} ({c.get('duration_s') or 0:.0f} s) {c.get('wav_url') or ''}".strip()
+                for c in output.get("clips", [])]
+
+
+class FlowMusicGenerateOperator(_FlowMusicJobOperator):
+    """Generate a song (an A/B pair of clips) with POST music and wait for it.
+
+    Returns (XCom) the job summary ``{jobid, email, status, clip_ids, clips: [{clip, title, duration_s,
+    audio_url, wav_url, image_url}]}`` (URLs without query strings); give it to
+    :class:`FlowMusicDownloadOperator` or :class:`FlowMusicEditOperator`.
+
+    :param prompt: style, mood, genre, instruments, BPM, vocals (1-10,000 characters). Templated.
+    :param lyrics: your own lyrics (``[Verse]``/``[Chorus]`` tags); excludes ``instrumental``. Templated.
+    :param instrumental: force a wordless track. Templated.
+    :param ghostwriter: ``standard`` or ``pro`` lyric writer (when FlowMusic writes the lyrics).
+    :param model: ``lyria-3-pro`` (API default) or ``lyria-3.5``. Templated.
+    :param ref_images: up to 10 image asset ids (or :class:`FlowMusicUploadOperator` results). Templated.
+    :param ref_audios: up to 10 audio asset ids (experimental hint). Templated.
+    :param account_email: FlowMusic account (API field ``email``; default: connection extra ``email``, else
+        any account with free capacity). Templated.
+    :param reply_url: webhook receiving the job record; ``reply_ref`` its marker (default: the task
+        instance, ``airflow:<dag>/<task>/<run>/<map>`` - keep it unique per task instance).
+    :param resubmit_if_lost: when a create's answer is lost and no job is found, send it again (may pay twice).
+    :param flowmusic_conn_id: connection id (default ``flowmusic_default``). Wait arguments: see the base.
+    """
+
+    state_key = "flowmusic_generate_job"
+    template_fields: Sequence[str] = ("prompt", "lyrics", "instrumental", "model", "ref_images", "ref_audios",
+                                      "account_email", "reply_url", "reply_ref")
+
+    def __init__(self, *, prompt: str, lyrics: str | None = None, instrumental: Any = None,
+                 ghostwriter: str | None = None, ref_images: Any = None, ref_audios: Any = None,
+                 account_email: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.prompt, self.lyrics, self.instrumental = prompt, lyrics, instrumental
+        self.ghostwriter, self.ref_images, self.ref_audios = ghostwriter, ref_images, ref_audios
+        self.account_email = account_email
+        _check_now("ghostwriter", ghostwriter, lambda a, v: fm.check_choice(a, v, fm.GHOSTWRITERS))
+        _check_now("instrumental", instrumental, fm.check_bool)
+        _check_now("prompt", prompt, lambda a, v: fm.check_text(a, v, required=True, max_length=fm.PROMPT_MAX))
+
+    def request(self, reply_ref: str | None) -> dict[str, Any]:
+        return fm.build_generate_body(
+            self.prompt, lyrics=self.lyrics, instrumental=self.instrumental, ghostwriter=self.ghostwriter,
+            ref_images=self.ref_images, ref_audios=self.ref_audios, email=self.account_email, model=self.model,
+            reply_url=self.reply_url, reply_ref=reply_ref, mode="async",
+        )
+
+    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.hook.send_generate(body)
+
+
+class FlowMusicEditOperator(_FlowMusicJobOperator):
+    """Edit a clip with POST music/edit (``cover``, ``extend``, ``replace``, ``remix`` or ``effect``) and wait.
+
+    Returns (XCom) the job summary of the new clip (as :class:`FlowMusicGenerateOperator`). For the four
+    stems of a clip use :class:`FlowMusicStemsOperator` (stems are synchronous and never a job).
+
+    :param operation: ``cover``, ``extend``, ``replace``, ``remix`` or ``effect``.
+    :param clip: a clip id, or a generate/edit result (its clip number ``clip_index``). Templated.
+    :param edit_params: the operation's fields, e.g. ``{"instruction": "jazz", "strength": 0.6}`` (cover),
+        ``{"instruction": ..., "extend_s": 30}`` (extend), ``{"effect": "Reverb", "mix": 0.4,
+        "room_size": 0.7}`` (effect). Templated.
+    :param seed: pin the result (integer >= 0); ``title``: title of the new clip. Templated.
+    """
+
+    state_key = "flowmusic_edit_job"
+    template_fields: Sequence[str] = ("clip", "edit_params", "seed", "title", "model", "reply_url", "reply_ref")
+
+    def __init__(self, *, operation: str, clip: Any, edit_params: Mapping[str, Any] | None = None,
+                 clip_index: int = 0, seed: Any = None, title: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if operation == "stems":
+            raise InvalidInputError("operation 'stems' gives four clips synchronously: use FlowMusicStemsOperator")
+        fm.check_choice("operation", operation, fm.JOB_OPERATIONS, required=True)
+        self.operation, self.clip, self.edit_params, self.seed, self.title = operation, clip, edit_params, seed, title
+        self.clip_index = int(fm.check_number("clip_index", clip_index, 0, 9, integer=True) or 0)
+
+    def clip_id(self) -> str:
+        return fm.pick_clip(self.clip, self.clip_index)
+
+    def request(self, reply_ref: str | None) -> dict[str, Any]:
+        if self.edit_params is not None and not isinstance(self.edit_params, Mapping):
+            raise InvalidInputError(f"edit_params must be a dict of the operation's fields, got {self.edit_params!r}"[:200])
+        return fm.build_edit_body(self.operation, self.clip_id(), seed=self.seed, title=self.title,
+                                  params=self.edit_params,
+                                  model=self.model, reply_url=self.reply_url, reply_ref=reply_ref, mode="async")
+
+    def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        return self.hook.send_edit(body)
+
+
+def _clip_name(clip: Mapping[str, Any], ext: str = "") -> str:
+    """``<title>-<clip uuid>[.<ext>]``: distinct per clip, safe in any folder."""
+    key = str(clip["clip"]).rpartition("clip:")[2] or str(clip["clip"])
+    title = str(clip.get("title") or "clip")[:80]
+    # the clip uuid already keeps names apart (also on case-insensitive disks): no extra hash for capitals
+    return distinct_file_name(f"{title}-{key}", "clip", suffix=f".{ext}" if ext else "", case_sensitive=True)
+
+
+class _FlowMusicFiles(MusicOperator):
+    """What the operators writing clips to files share: the source choice and one download per clip."""
+
+    hook_class = FlowMusicHook
+    hook: FlowMusicHook
+
+    def __init__(self, *, destination: Any, source: str = "wav_url", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        fm.check_choice("source", source, fm.AUDIO_SOURCES, required=True)
+        self.destination, self.source = destination, source
+
+    def fetch(self, clip: Mapping[str, Any], subfolder: str | None = None, name: str | None = None,
+              live: Mapping[str, str] | None = None) -> str:
+        """Download one clip; ``live`` = its current URLs with their query (signed), used and never stored."""
+        folder = to_storage_path(self.destination, argument="destination")
+        folder = folder / subfolder if subfolder else folder
+        ext = EXTENSIONS[self.source]
+        target = folder / (f"{name}.{ext}" if name else _clip_name(clip, ext))
+        url = fm.clip_source_url({**clip, **(live or {})}, self.source)
+        path = self.hook.download_mp3(clip["clip"], target) if url is None else self.hook.download_url(url, target)
+        return output_location(path)
+
+
+class FlowMusicDownloadOperator(_FlowMusicFiles):
+    """Download clips: the public ``wav_url`` (lossless), ``audio_url`` (m4a) or an mp3 (GET music/download).
+
+    Returns (XCom) ``{"files": [paths], "clip_ids": [...]}``: plain local paths for a local destination,
+    URLs (without query) for object storage. Each file is written atomically; names never collide.
+
+    :param clips: a generate/edit/sensor result, a list of them (a mapped task), clip dicts, job ids
+        (``job:...``) or clip ids (clip ids alone carry no URL: they need ``source="mp3"``). Templated.
+    :param destination: folder (local path or object-storage URL). Templated.
+    :param source: ``wav_url`` (default), ``audio_url`` or ``mp3``.
+    """
+
+    template_fields: Sequence[str] = ("clips", "destination")
+
+    def __init__(self, *, clips: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.clips = clips
+
+    def validate(self) -> None:
+        for item in self._items():
+            if isinstance(item, str) and not item.startswith("job:") and self.source != "mp3":
+                raise InvalidInputError(f"clips: {item[:60]!r} is a bare clip id without URLs: pass the job "
+                                        "result (or its jobid) or use source='mp3'")
+        ensure_writable_destination(self.destination, argument="destination")
+
+    def _items(self) -> list[Any]:
+        value = self.clips  # one result, or a list of them (a mapped upstream gives a lazy sequence)
+        items = [value] if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable) else list(value)
+        if not items or any(not isinstance(i, (str, Mapping)) for i in items):
+            raise InvalidInputError(f"clips must be a job result, clip ids or a list of them, got {value!r}"[:200])
+        return items
+
+    def resolve(self) -> list[Mapping[str, Any]]:
+        out: list[Mapping[str, Any]] = []
+        for item in self._items():
+            if isinstance(item, Mapping) and isinstance(item.get("clips"), list):
+                out.extend(c for c in item["clips"] if isinstance(c, Mapping))
+            elif isinstance(item, Mapping):
+                out.append({**item, "clip": fm.check_id("clips[].clip", item.get("clip"))})
+            elif item.startswith("job:"):
+                out.extend(self.hook.get_job(item)["clips"])
+            else:
+                out.append({"clip": fm.check_id("clips[]", item)})
+        if not out:
+            raise InvalidInputError("clips: the input names no clip (a job that has not completed?)")
+        return out
+
+    def live_urls(self) -> dict[str, dict[str, str]]:
+        """Current (possibly signed) URLs of the input's jobs: XCom keeps URLs without their query."""
+        jobs = {i if isinstance(i, str) else i.get("jobid") for i in self._items()}
+        live: dict[str, dict[str, str]] = {}
+        for jobid in sorted(j for j in jobs if isinstance(j, str) and j.startswith("job:")):
+            if self.source != "mp3":
+                try:
+                    live.update(self.hook.clip_urls(jobid))
+                except NotFoundError:  # past the job retention: the stored URLs are all there is
+                    self.log.info("Job %s has expired: downloading from the URLs of its result", jobid)
+        return live
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        self.check_rendered()
+        clips = self.resolve()
+        live = self.live_urls()
+        files = [self.fetch(clip, live=live.get(str(clip["clip"]))) for clip in clips]
+        self.log.info("Downloaded %d FlowMusic clip(s): %s", len(files), "; ".join(files))
+        return {"files": files, "clip_ids": [c["clip"] for c in clips]}
+
+
+class FlowMusicStemsOperator(_FlowMusicFiles):
+    """Split a clip into drums, bass, vocals and other (POST music/edit ``stems``) and download the four files
+    to ``<destination>/<clip title>-<clip uuid>/<stem>.<ext>`` (AudioShake's layout).
+
+    Stems are synchronous and asking again returns the same stems, so a retried task pays nothing twice.
+    Returns (XCom) ``{"clip", "stems": {name: path}, "stem_clip_ids": {name: clip id}}``.
+
+    :param clip: a clip id, or a generate/edit result (clip number ``clip_index``). Templated.
+    :param destination: folder (local path or object-storage URL). Templated.
+    :param source: ``wav_url`` (default), ``audio_url`` or ``mp3``.
+    """
+
+    template_fields: Sequence[str] = ("clip", "destination")
+
+    def __init__(self, *, clip: Any, clip_index: int = 0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.clip = clip
+        self.clip_index = int(fm.check_number("clip_index", clip_index, 0, 9, integer=True) or 0)
+
+    def clip_id(self) -> str:
+        return fm.pick_clip(self.clip, self.clip_index)
+
+    def source_title(self) -> str | None:
+        clips = self.clip.get("clips") if isinstance(self.clip, Mapping) else None
+        found = clips[self.clip_index] if isinstance(clips, list) and len(clips) > self.clip_index else None
+        return found.get("title") if isinstance(found, Mapping) else None
+
+    def validate(self) -> None:
+        self.clip_id()
+        ensure_writable_destination(self.destination, argument="destination")
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        self.check_rendered()
+        source = self.clip_id()
+        stems = self.hook.split_stems(source, live_urls=True)  # signed URLs used now, never returned
+        folder = _clip_name({"clip": source, "title": self.source_title()})
+        paths = {s["stem"]: self.fetch(s, folder, s["stem"]) for s in stems}
+        self.log.info("FlowMusic stems of %s: %s", source, "; ".join(f"{k}: {v}" for k, v in paths.items()))
+        return {"clip": source, "stems": paths, "stem_clip_ids": {s["stem"]: s["clip"] for s in stems}}
+
+
+class FlowMusicUploadOperator(MusicOperator):
+    """Upload a reference image or audio file (POST files, raw body) for ``ref_images`` / ``ref_audios``.
+
+    Type, size (images 20 MB, audio 40 MB) and first bytes are checked before sending. A retry of a
+    task whose upload succeeded reuses the stored asset (Airflow 3.3+) instead of uploading again.
+    Returns (XCom) ``{id, url, kind, email}``.
+
+    :param source: local path, object-storage URL or ``ObjectStoragePath``. Templated.
+    :param content_type: MIME type (default: from the extension). ``account_email``: account (assets are usable
+        only there). ``strip_metadata``: strip AI-provenance metadata from images (API default True).
+    """
+
+    hook_class = FlowMusicHook
+    hook: FlowMusicHook
+    template_fields: Sequence[str] = ("source", "content_type", "account_email")
+    state_key = "flowmusic_upload"
+
+    def __init__(self, *, source: Any, content_type: str | None = None, account_email: str | None = None,
+                 strip_metadata: bool | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.source, self.content_type, self.strip_metadata = source, content_type, strip_metadata
+        self.account_email = account_email
+        _check_now("content_type", content_type, lambda a, v: fm.check_choice(a, v, tuple(fm.UPLOAD_TYPES)))
+        _check_now("strip_metadata", strip_metadata, fm.check_bool)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        self.check_rendered()
+        store = self.state_store(context)  # None below Airflow 3.3 or with durable=False
+        key = f"{self.source}|{self.content_type}|{self.account_email}"
+        done: Any = store.get(self.state_key) if store is not None else None
+        if isinstance(done, dict) and done.get("key") == key and isinstance(done.get("asset"), dict):
+            self.log.info("Reusing asset %s uploaded by a previous try", done["asset"].get("id"))
+            return dict(done["asset"])
+        asset = self.hook.upload_file(self.source, content_type=self.content_type, email=self.account_email,
+                                      strip_metadata=self.strip_metadata)
+        if store is not None:
+            store.set(self.state_key, {"key": key, "asset": asset})
+        self.log.info("Uploaded %s as FlowMusic asset %s (%s)", self.source, asset.get("id"), asset.get("kind"))
+        return asset
+
+
+class FlowMusicLyricsOperator(MusicOperator):
+    """Write lyrics for free (POST music/lyrics). Returns ``{title, lyrics, sound_prompt, email}``: feed
+    ``lyrics`` and ``sound_prompt`` (as ``prompt``) to :class:`FlowMusicGenerateOperator`.
+
+    :param prompt: what the song is about (1-2,000 characters). Templated.
+    :param structure: optional scaffold such as ``"Verse 1 / Chorus / Verse 2 / Chorus"``. Templated.
+    :param account_email: FlowMusic account (API field ``email``). Templated.
+    """
+
+    hook_class = FlowMusicHook
+    hook: FlowMusicHook
+    template_fields: Sequence[str] = ("prompt", "structure", "account_email")
+
+    def __init__(self, *, prompt: str, structure: str | None = None, account_email: str | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.prompt, self.structure, self.account_email = prompt, structure, account_email
+
+    def validate(self) -> None:
+        fm.build_lyrics_body(self.prompt, structure=self.structure, email=self.account_email)
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        self.check_rendered()
+        result = self.hook.write_lyrics(self.prompt, structure=self.structure, email=self.account_email)
+        self.log.info("FlowMusic wrote lyrics %r (%d characters)", result.get("title"), len(result.get("lyrics", "")))
+        return result

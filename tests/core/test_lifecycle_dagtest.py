@@ -1,0 +1,61 @@
+"""The lifecycle inside real Airflow (``airflow dags test``): deferral round trip and extra links.
+
+``dags test`` runs the trigger inline and resumes the task with ``{"event": ...}`` only - the ``defer``
+kwargs are dropped (the triggerer keeps them) - so the job record also travels in the event (``carry``).
+An extra link of a task that failed before announcing must not make the task SDK log "XCom not found".
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_music.testing.dagtest import AirflowHome
+
+pytestmark = pytest.mark.slow
+ROOT = Path(__file__).resolve().parents[2]
+
+DAG_FILE = '''
+import datetime
+import sys
+
+sys.path.insert(0, {root!r})
+
+from airflow.sdk import DAG
+
+from tests.core.test_operator_base import ToyOperator
+
+
+class ToyFailing(ToyOperator):
+    def validate(self):
+        raise RuntimeError("toy fails before announcing")
+
+
+with DAG("lifecycle_toy", schedule=None, start_date=datetime.datetime(2024, 1, 1), catchup=False):
+    ToyFailing(task_id="toy_fails")
+    ToyOperator(task_id="toy_defers", deferrable=True, poll_interval=1, timeout=60)
+    ToyOperator(task_id="toy_waits", poll_interval=1, timeout=60)
+'''
+
+
+@pytest.fixture(scope="module")
+def dag_run(tmp_path_factory: pytest.TempPathFactory):
+    dags = tmp_path_factory.mktemp("dags")
+    (dags / "lifecycle_toy.py").write_text(DAG_FILE.format(root=str(ROOT)))
+    home = AirflowHome(tmp_path_factory.mktemp("airflow-home"), dags_folder=dags)
+    conn = json.dumps({"conn_type": "toy", "host": "http://toy.test/", "password": "x"})
+    return home.dags_test("lifecycle_toy", env={"AIRFLOW_CONN_TOY_DEFAULT": conn}, timeout=600)
+
+
+def test_deferral_round_trip_under_dags_test(dag_run):
+    assert dag_run.states.get("toy_defers") == "success", dag_run.output[-3000:]
+    assert dag_run.states.get("toy_waits") == "success", dag_run.output[-3000:]
+    assert "Toy job finished in" in dag_run.output
+
+
+def test_failed_task_logs_no_xcom_not_found_for_its_link(dag_run):
+    assert dag_run.states.get("toy_fails") == "failed"
+    assert "toy fails before announcing" in dag_run.output
+    assert "XCom not found" not in dag_run.output

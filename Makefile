@@ -23,6 +23,7 @@ install: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check $(wildcard airflow_provider_music tests example_dags bench scripts)
+	$(PY) scripts/check_shape.py
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy

@@ -45,6 +45,16 @@ def isolated_secret_registry():
         redaction._REGISTRY.update(saved)
 
 
+@pytest.fixture(autouse=True)
+def fresh_connection_cache():
+    """Triggers share resolved connections per process (core.settings_cache); tests change connections."""
+    from airflow_provider_music.core import settings_cache
+
+    settings_cache.clear()
+    yield
+    settings_cache.clear()
+
+
 @pytest.fixture
 def set_connection(monkeypatch: pytest.MonkeyPatch):
     """``set_connection(conn_id, conn_type, host=..., password=..., extra={...})`` via AIRFLOW_CONN_*."""

@@ -38,8 +38,10 @@ def register_secret(secret: Any) -> None:
     """Remember ``secret`` so every later :func:`redact` (and every provider error message) removes it."""
     if isinstance(secret, str) and len(secret) >= MIN_SECRET_LENGTH:
         with _REGISTRY_LOCK:
+            new = secret not in _REGISTRY
             _REGISTRY.add(secret)
-        _mask_in_airflow_logs(secret)
+        if new:  # Airflow's masker once per secret (in a triggerer each call is a round trip to the supervisor)
+            _mask_in_airflow_logs(secret)
 
 
 def _mask_in_airflow_logs(secret: str) -> None:

@@ -29,6 +29,7 @@ from airflow_provider_music.core.multipart import MultipartBody
 from airflow_provider_music.core.parsing import parsing
 from airflow_provider_music.core.retry import RetryPolicy
 from airflow_provider_music.core.settings import ApiSettings, settings_from_connection
+from airflow_provider_music.core.settings_cache import shared_lookup
 from airflow_provider_music.core.transport import (
     DOWNLOAD_CHUNK,
     IDEMPOTENT_METHODS,
@@ -95,15 +96,19 @@ class MusicApiHook(BaseHook):
     async def aget_settings(self) -> ApiSettings:
         """Settings resolved without blocking the event loop (for triggers)."""
         if self._settings is None:
-            from airflow.providers.common.compat.connection import get_async_connection
-            from airflow.providers.common.compat.sdk import AirflowNotFoundException
-
-            try:
-                conn = await get_async_connection(self.conn_id, hook=self)
-            except AirflowNotFoundException:
-                raise ConfigurationError(f"Connection {self.conn_id!r} is not defined") from None
-            self._settings = self._make_settings(conn)
+            # many triggers, one connection lookup (core/settings_cache.py)
+            self._settings = await shared_lookup((type(self), self.conn_id), self._alookup_settings)
         return self._settings
+
+    async def _alookup_settings(self) -> ApiSettings:
+        from airflow.providers.common.compat.connection import get_async_connection
+        from airflow.providers.common.compat.sdk import AirflowNotFoundException
+
+        try:
+            conn = await get_async_connection(self.conn_id, hook=self)
+        except AirflowNotFoundException:
+            raise ConfigurationError(f"Connection {self.conn_id!r} is not defined") from None
+        return self._make_settings(conn)
 
     def get_conn(self) -> requests.Session:
         """The hook's keep-alive ``requests.Session`` (created on first use)."""

@@ -50,6 +50,7 @@ from airflow_provider_music.contract.riffusion_requests import (
     scheduler_jobs_for,
     song_matches_request,
 )
+from airflow_provider_music.core.content import check_upload_content
 from airflow_provider_music.core.errors import (
     InvalidInputError,
     InvalidResponseError,
@@ -368,6 +369,7 @@ class RiffusionHook(MusicApiHook):
         """POST music/upload-image (raw body): returns ``{"image_id", "url", ...}`` for create-compose."""
         src = resolve_source(source)
         ctype = image_content_type(src.name, content_type)
+        check_upload_content(src, argument="source", allowed="image")
         params = self._query(user_id=self._user_id(user_id))
         return self.upload_raw("POST", "music/upload-image/", src, content_type=ctype, params=params) or {}
 

@@ -31,6 +31,7 @@ from airflow_provider_music.core import (
     resolve_source,
     to_storage_path,
 )
+from airflow_provider_music.core.inputs import flatten_paths, many_results
 from airflow_provider_music.core.lost import LostAnswerError, answer_lost
 from airflow_provider_music.hooks.acrcloud import AcrCloudHook
 from airflow_provider_music.operators.acrcloud import (
@@ -47,26 +48,12 @@ if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
 
-def _single(value: Any) -> bool:
-    """A path, URL-style path, ``ObjectStoragePath`` or file object (not a list of them)?"""
-    return (
-        isinstance(value, (str, bytes, os.PathLike)) or hasattr(value, "fs") or hasattr(value, "read")
-        or not hasattr(value, "__iter__")
-    )
-
-
 def flatten_sources(value: Any) -> list[Any]:
-    """One path, a list of paths, or a mapped download's list of lists -> a flat list (order kept)."""
+    """One path, a list of paths, a download result (``{"files": [...]}``) or a mapped download's list
+    of them -> a flat list (order kept); nothing for an unset source."""
     if value is None or value == "":
         return []
-    if _single(value):
-        return [value]
-    if isinstance(value, dict):
-        raise InvalidInputError("source must be a path, a URL-style path or a list of them, not a dict")
-    out: list[Any] = []
-    for item in value:
-        out.extend(flatten_sources(item))
-    return out
+    return flatten_paths(value, argument="source")
 
 
 def _display(value: Any) -> str | None:
@@ -223,7 +210,7 @@ class AcrCloudScanFileOperator(AcrCloudOperatorMixin, MusicJobOperator):
         return {
             "container_id": cid, "region": region, "container_name": container.get("name"),
             "engine": to_int(container.get("engine")), "buckets": self._bucket_names(container), "files": files,
-            "many": self.source is not None and not _single(self.source),
+            "many": self.source is not None and many_results(self.source),
         }
 
     def find_existing(self, context: Context) -> dict[str, Any] | None:
@@ -244,7 +231,7 @@ class AcrCloudScanFileOperator(AcrCloudOperatorMixin, MusicJobOperator):
             "container_id": cid, "region": region, "container_name": container.get("name"),
             "engine": to_int(container.get("engine")), "buckets": self._bucket_names(container),
             "files": [{"file_id": uploaded[n], "name": n, "source": _display(s)} for s, n in items],
-            "many": self.source is not None and not _single(self.source),
+            "many": self.source is not None and many_results(self.source),
         }
 
     def target(self, record: dict[str, Any]) -> dict[str, Any]:

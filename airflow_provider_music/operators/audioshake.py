@@ -34,6 +34,7 @@ from airflow_provider_music.core.files import (
     resolve_source,
     to_storage_path,
 )
+from airflow_provider_music.core.inputs import flatten_paths, many_results
 from airflow_provider_music.core.names import distinct_file_name
 from airflow_provider_music.hooks.audioshake import AudioShakeHook
 from airflow_provider_music.hooks.audioshake_api import UPLOAD_KINDS, WorkRequest
@@ -70,19 +71,9 @@ class AudioShakeLink(MusicLink):
 AudioShakeJobLink = AudioShakeLink
 
 
-def is_many(value: Any) -> bool:
-    """True for a list of sources (a list, or the lazy sequence a mapped upstream's XCom renders to)."""
-    return isinstance(value, Sequence) and not isinstance(value, (str, bytes))
-
-
 def as_sources(value: Any) -> list[Any]:
-    """One source, or the list a mapped upstream task produces (lists of lists are flattened one level)."""
-    if not is_many(value):
-        return [value]
-    flat = [item for part in value for item in (list(part) if is_many(part) else [part])]
-    if not flat:
-        raise InvalidInputError("source must not be an empty list")
-    return flat
+    """One source, a list of them, a download result (``{"files": [...]}``) or a mapped upstream's list."""
+    return flatten_paths(value, argument="source")
 
 
 def labelled_sources(sources: Sequence[Any], source_name: str | None) -> list[tuple[str, Any, str]]:
@@ -181,7 +172,7 @@ class AudioShakeUploadOperator(MusicOperator):
             ids.append(str(found["asset_id"]))
             self.log.info("AudioShake asset %s from %s", found["asset_id"], redact_url(str(value)) if is_url(value) else value)
         self.push(context, "asset", {"id": ids[0]} if len(ids) == 1 else {"ids": ids})
-        return ids if is_many(self.source) else ids[0]
+        return ids if many_results(self.source) else ids[0]
 
 
 class AudioShakeStemSeparationOperator(MusicJobOperator):
@@ -347,7 +338,7 @@ class AudioShakeStemSeparationOperator(MusicJobOperator):
             if result is not None:
                 out.update(self._download(backend, entry, self._claim_folder(entry["label"], context)))
             results.append(out)
-        return results if is_many(self.source) else results[0]
+        return results if many_results(self.source) else results[0]
 
     def summarize(self, record: dict[str, Any], output: Any) -> Sequence[str]:
         items = output if isinstance(output, list) else [output]

@@ -37,7 +37,11 @@ from airflow_provider_music.core import (
 from airflow_provider_music.hooks.acrcloud import AcrCloudHook
 from airflow_provider_music.hooks.audioshake import AudioShakeHook
 from airflow_provider_music.hooks.audioshake_api import LostAnswerError as ShakeLostAnswerError
-from airflow_provider_music.hooks.riffusion import RiffusionAccountPendingError, RiffusionHook, RiffusionLostAnswerError
+from airflow_provider_music.hooks.riffusion import (
+    RiffusionAccountPendingError,
+    RiffusionHook,
+    RiffusionLostAnswerError,
+)
 from airflow_provider_music.operators.acrcloud import (
     AcrCloudDumpBucketOperator,
     AcrCloudScanFileOperator,

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import TaskDeferred
 
+from airflow_provider_music.contract.riffusion_files import song_file_name
 from airflow_provider_music.core import (
     ApiConnectionError,
     AuthenticationError,
@@ -26,7 +27,6 @@ from airflow_provider_music.core import (
     safe_file_name,
     to_storage_path,
 )
-from airflow_provider_music.contract.riffusion_files import song_file_name
 from airflow_provider_music.hooks.riffusion import RiffusionHook
 from airflow_provider_music.operators.audioshake import AudioShakeStemSeparationOperator
 from airflow_provider_music.operators.riffusion import RiffusionComposeOperator, RiffusionDownloadOperator

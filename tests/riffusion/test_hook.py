@@ -335,7 +335,7 @@ def test_generate_lyrics_and_images(hook, requests_mock, tmp_path):
     assert requests_mock.last_request.json() == {"prompt": "love", "lyrics": "old", "user_id": "acct-1"}
     assert hook.generate_image("bunny")["image_id"] == "i1"
     img = tmp_path / "cover.png"
-    img.write_bytes(b"\x89PNG fake")
+    img.write_bytes(b"\x89PNG\r\n\x1a\n fake")
     assert hook.upload_image(img)["image_id"] == "i2"
     assert requests_mock.last_request.headers["Content-Type"] == "image/png"
     bad = tmp_path / "cover.bmp"

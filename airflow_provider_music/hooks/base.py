@@ -27,6 +27,7 @@ from airflow_provider_music.core.errors import (
 from airflow_provider_music.core.files import UploadSource, to_storage_path
 from airflow_provider_music.core.multipart import MultipartBody
 from airflow_provider_music.core.parsing import parsing
+from airflow_provider_music.core.redaction import redact
 from airflow_provider_music.core.retry import RetryPolicy
 from airflow_provider_music.core.settings import ApiSettings, settings_from_connection
 from airflow_provider_music.core.settings_cache import shared_lookup
@@ -289,7 +290,7 @@ class MusicApiHook(BaseHook):
 
         def handler(resp: requests.Response) -> ObjectStoragePath:
             written = write_download(resp, dest, limits, chunk_size)
-            self.log.info("Downloaded %s (%d bytes) to %s", safe, written, dest)
+            self.log.info("Downloaded %s (%d bytes) to %s", redact(safe), written, dest)  # a token in the path too
             return dest
 
         return self.request("GET", url_or_path, params=params, handler=handler, stream=True, deadline=deadline)

@@ -63,6 +63,9 @@ def set_connection(monkeypatch: pytest.MonkeyPatch):
              extra: dict[str, Any] | None = None, **fields: Any) -> None:
         value = {"conn_type": conn_type, "host": host, "password": password, "extra": extra or {}, **fields}
         monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(value))
+        from airflow_provider_music.core import settings_cache
+
+        settings_cache.clear()  # an edited connection is seen at once (a triggerer sees it within the cache TTL)
 
     return _set
 

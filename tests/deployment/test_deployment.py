@@ -39,6 +39,12 @@ def deployment(tmp_path_factory):
             print(f"---- {name} (tail)\n{dep.log_tail(name, 1500)}")
 
 
+def _states(dep: Deployment, dag_id: str, run_id: str) -> str:
+    """Task states of a run, compactly: ``task[map_index]=state`` (an assertion message people can read)."""
+    tis = dep.task_instances(dag_id, run_id)
+    return ", ".join(sorted(f"{t['task_id']}[{t.get('map_index', -1)}]={t['state']}" for t in tis))
+
+
 def _trigger_logs(dep: Deployment, dag_id: str, run_id: str, task_id: str) -> list[Path]:
     folder = dep.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
     return sorted(folder.rglob("*.trigger.*.log"))
@@ -47,7 +53,7 @@ def _trigger_logs(dep: Deployment, dag_id: str, run_id: str, task_id: str) -> li
 def test_music_pipeline_resumed_by_the_triggerer(deployment, tmp_path):
     before = deployment.emulator_count("POST", CREATE_COMPOSE)
     run_id = deployment.trigger(MUSIC, {"output_dir": str(tmp_path), "composer": "riffusion"})
-    assert deployment.wait_run(MUSIC, run_id) == "success", deployment.task_instances(MUSIC, run_id)
+    assert deployment.wait_run(MUSIC, run_id) == "success", _states(deployment, MUSIC, run_id)
     logs = _trigger_logs(deployment, MUSIC, run_id, "compose_variation")
     assert len(logs) == 2, "each deferred compose task must have run its trigger in the triggerer process"
     assert all("Trigger fired event" in p.read_text() for p in logs)
@@ -64,7 +70,7 @@ def test_triggerer_killed_while_tasks_are_deferred(deployment, tmp_path):
         deployment.kill_component("triggerer", signal.SIGKILL)
         time.sleep(3)
         deployment.start_component("triggerer")
-        assert deployment.wait_run(MUSIC, run_id, timeout=400) == "success", deployment.task_instances(MUSIC, run_id)
+        assert deployment.wait_run(MUSIC, run_id, timeout=400) == "success", _states(deployment, MUSIC, run_id)
     finally:
         deployment.emulator_settings(**{"riffusion.job_seconds": 5})
     assert deployment.emulator_count("POST", CREATE_COMPOSE) - before == 2  # no song paid twice
@@ -84,7 +90,7 @@ def test_killed_task_process_reconnects_on_retry(deployment):
             time.sleep(0.5)
         time.sleep(2)  # the job ids are stored before polling starts
         deployment.task_process(ti["id"]).kill()
-        assert deployment.wait_run(dag_id, run_id, timeout=300) == "success", deployment.task_instances(dag_id, run_id)
+        assert deployment.wait_run(dag_id, run_id, timeout=300) == "success", _states(deployment, dag_id, run_id)
     finally:
         deployment.emulator_settings(**{"riffusion.job_seconds": 5})
     (final,) = deployment.task_instances(dag_id, run_id)

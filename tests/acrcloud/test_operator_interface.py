@@ -24,7 +24,6 @@ from airflow_provider_music.core import (
     ServerError,
     ValidationError,
 )
-from airflow_provider_music.hooks.acrcloud import AcrCloudHook
 from airflow_provider_music.operators.acrcloud import (
     AcrCloudEnsureBucketOperator,
     AcrCloudScanFileOperator,
@@ -34,17 +33,6 @@ from airflow_provider_music.testing.acrcloud import store_of
 from airflow_provider_music.testing.audio import sine_wav
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def emu(music_emulator):
-    music_emulator.state.settings["acrcloud.job_seconds"] = 0.05
-    return music_emulator
-
-
-@pytest.fixture
-def hook(emu) -> AcrCloudHook:
-    return AcrCloudHook()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, TaskDeferred
 
 from airflow_provider_music.core import JobFailedError, JobTimeoutError, WatchedJobFailedError
-from airflow_provider_music.hooks.acrcloud import AcrCloudHook
 from airflow_provider_music.operators.acrcloud import (
     UPLOAD_MARKER_KEY,
     AcrCloudConsoleLink,
@@ -34,17 +33,6 @@ from airflow_provider_music.triggers.acrcloud import (
 from tests.conftest import SECRET_TOKEN, FakeTaskStateStore
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def emu(music_emulator):
-    music_emulator.state.settings["acrcloud.job_seconds"] = 0.05
-    return music_emulator
-
-
-@pytest.fixture
-def hook(emu) -> AcrCloudHook:
-    return AcrCloudHook()
 
 
 @pytest.fixture

@@ -22,17 +22,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def emu(music_emulator):
-    music_emulator.state.settings["acrcloud.job_seconds"] = 0.05
-    return music_emulator
-
-
-@pytest.fixture
-def hook(emu) -> AcrCloudHook:
-    return AcrCloudHook()
-
-
-@pytest.fixture
 def known(hook, tmp_path):
     """A track stored in a private bucket "known-catalog" (not in the ACRCloud Music DB)."""
     bucket = hook.create_bucket("known-catalog", region="eu-west-1")["id"]

@@ -170,6 +170,30 @@ def local_file_error(exc: OSError, path: Any, argument: str, action: str) -> Loc
     )
 
 
+def claim_folder(folder: ObjectStoragePath, *, argument: str = "destination") -> bool:
+    """Create ``folder`` for this caller alone: True when it was created now, False when it already existed.
+
+    A local folder is claimed atomically (``os.mkdir``: of two tasks racing for one name exactly one wins;
+    fsspec's local ``mkdir`` checks-then-creates and lets both win). Object stores have no folders to
+    claim: the folder counts as taken when anything is already stored under it.
+    """
+    try:
+        if folder.protocol in ("file", "local", ""):
+            local = Path(str(folder.path))
+            local.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.mkdir(local)
+            except FileExistsError:
+                return False
+            return True
+        if folder.exists():
+            return False
+        folder.mkdir(parents=True, exist_ok=True)
+        return True
+    except OSError as exc:
+        raise local_file_error(exc, folder, argument, "create") from None
+
+
 @contextlib.contextmanager
 def atomic_write(destination: ObjectStoragePath, *, argument: str = "destination") -> Iterator[IO[bytes]]:
     """Write to a temporary sibling and move it into place only when the block succeeds.

@@ -29,6 +29,7 @@ from airflow_provider_music.contract.audioshake import (
 from airflow_provider_music.core.content import check_upload_content
 from airflow_provider_music.core.errors import InvalidInputError, JobFailedError, redact_url
 from airflow_provider_music.core.files import (
+    claim_folder,
     ensure_writable_destination,
     output_location,
     resolve_source,
@@ -357,9 +358,7 @@ class AudioShakeStemSeparationOperator(MusicJobOperator):
         name = claims.get(label)
         if not isinstance(name, str) or not name or "/" in name or name in (".", ".."):
             name = label
-            try:
-                (root / label).mkdir(parents=True, exist_ok=False)
-            except FileExistsError:
+            if not claim_folder(root / label):
                 name = f"{label}-{hashlib.sha256(job_marker(context).encode()).hexdigest()[:10]}"
                 self.log.info("%s already holds other outputs: writing to %s instead", output_location(root / label), name)
             if store is not None:

@@ -187,3 +187,38 @@ def test_file_objects_and_pipes_are_checked_and_still_sent_whole(tmp_path):
 def test_allowed_kinds_are_validated():
     with pytest.raises(InvalidInputError, match="allowed kinds"):
         check_upload_content(resolve_source(io.BytesIO(b"RIFF")), allowed="pdf")
+
+
+# ---- claim_folder: one winner per name, also under a race ---------------------------------------------------
+
+
+def test_claim_folder_has_exactly_one_winner_under_a_race(tmp_path):
+    import threading
+
+    from airflow_provider_music.core.files import claim_folder, to_storage_path
+
+    for round_ in range(20):
+        target = to_storage_path(tmp_path / f"round{round_}" / "out" / "song")
+        barrier = threading.Barrier(8)
+        wins: list[bool] = []
+
+        def claim(target=target, barrier=barrier, wins=wins) -> None:
+            barrier.wait()
+            wins.append(claim_folder(target))
+
+        threads = [threading.Thread(target=claim) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        assert sorted(wins) == [False] * 7 + [True], (round_, wins)
+
+
+def test_claim_folder_names_the_argument_when_it_cannot_create(tmp_path):
+    from airflow_provider_music.core.errors import LocalFileError
+    from airflow_provider_music.core.files import claim_folder, to_storage_path
+
+    blocker = tmp_path / "file"
+    blocker.write_bytes(b"x")
+    with pytest.raises(LocalFileError, match="destination"):
+        claim_folder(to_storage_path(blocker / "sub"))

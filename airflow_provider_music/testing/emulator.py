@@ -138,6 +138,7 @@ class EmulatorState:
         self.apis: dict[str, Any] = {}
         self.base_url = ""
         self._resetters: list[Callable[[], None]] = []
+        self._setting_listeners: list[Callable[[], None]] = []
         #: Callbacks (replyUrl, webhooks...) sent by the APIs: :mod:`airflow_provider_music.testing.callbacks`.
         self.callbacks = CallbackSender()
         set_current_sender(self.callbacks)
@@ -243,6 +244,15 @@ class EmulatorState:
     def on_reset(self, func: Callable[[], None]) -> None:
         """Register a per-API reset hook (called by :meth:`reset`)."""
         self._resetters.append(func)
+
+    def on_settings(self, func: Callable[[], None]) -> None:
+        """Register a per-API hook called after ``PATCH /_emulator/settings`` changed settings."""
+        self._setting_listeners.append(func)
+
+    def settings_changed(self) -> None:
+        with self.lock:
+            for func in self._setting_listeners:
+                func()
 
     def reset(self) -> None:
         """Forget every job, upload, fault and counter; keep tokens and settings registered at start."""
@@ -363,10 +373,11 @@ def create_app(state: EmulatorState | None = None) -> FastAPI:
         return Response(status_code=204)
 
     @app.patch("/_emulator/settings")
-    def patch_settings(values: dict[str, Any]) -> dict[str, Any]:
+    async def patch_settings(values: dict[str, Any]) -> dict[str, Any]:  # async: listeners may set timers
         if "job_seconds" in values:
             state.job_seconds = float(values.pop("job_seconds"))
         state.settings.update(values)
+        state.settings_changed()
         return state.snapshot()
 
     @app.post("/_emulator/sink")

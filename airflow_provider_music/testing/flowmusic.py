@@ -5,7 +5,8 @@ so the emulator and the client cannot drift. Bodies are accepted as JSON or as f
 Postman collection sends every value as a string). Settings (``state.settings`` or
 ``PATCH /_emulator/settings``), all optional:
 
-* ``flowmusic.job_seconds``: seconds a job stays ``pending`` (default: the emulator's ``job_seconds``).
+* ``flowmusic.job_seconds``: seconds a job stays ``pending`` (default: the emulator's ``job_seconds``); lowering it
+  also shortens the jobs still pending.
 * ``flowmusic.max_jobs`` (12) and ``flowmusic.credits`` (5000): of the default account ``composer@example.com``.
 * ``flowmusic.song_cost`` (5 credits per generation or edit; effects, stems and lyrics are free).
 * ``flowmusic.moderation_terms`` (``["forbidden"]``): prompt/lyrics words answered 422; image prompts 500.
@@ -424,6 +425,17 @@ class FlowMusicApi:
                 self.schedule_callback(job.jobid)
         return Response(status_code=204)
 
+    def apply_job_seconds(self) -> None:
+        """A lowered ``flowmusic.job_seconds`` also shortens the jobs still pending (as the other APIs, which
+        read it on every poll): a job created ``t`` seconds ago finishes when ``t`` reaches the new value."""
+        delay, now = self.state.job_delay("flowmusic"), self.state.now()
+        for job in self.store.jobs.values():
+            if job.delay > delay and job.status(now) == "pending":
+                job.delay = max(delay, now - job.created)  # already past the new value: finished now, not earlier
+                if job.request.get("replyUrl") and not job.callback_sent:
+                    asyncio.get_running_loop().call_later(max(0.0, job.created + delay - now),
+                                                          self.schedule_callback, job.jobid)
+
     # ---- callbacks and CDN ----------------------------------------------------------------------
     def schedule_callback(self, jobid: str) -> None:
         job = self.store.jobs.get(jobid)
@@ -475,6 +487,7 @@ def register(app: Any, state: Any) -> None:
     api = FlowMusicApi(state)
     state.apis["flowmusic"] = api
     state.on_reset(api.reset)
+    state.on_settings(api.apply_job_seconds)
     auth = require_credential(BEARER, deny=lambda: FlowMusicError(401, "Unauthorized"))
     router = APIRouter(dependencies=[Depends(auth)])
     for method, path, func in ROUTES:

@@ -242,3 +242,21 @@ def test_reply_url_callback_loopback_only(api):
         assert len(_Sink.received) == 1
     finally:
         server.shutdown()
+
+
+def test_lowering_job_seconds_finishes_pending_jobs(api, music_emulator):
+    """As the other APIs: ``flowmusic.job_seconds`` lowered over HTTP applies to jobs already pending
+    (benchmarks create long jobs, then finish them all at once)."""
+    settings = music_emulator.url + "/_emulator/settings"
+    requests.patch(settings, json={"flowmusic.job_seconds": 10**6}, timeout=5).raise_for_status()
+    jobs = [api("POST", "music", json={"prompt": f"song {i}", "mode": "async"}).json()["jobid"] for i in range(3)]
+    time.sleep(0.2)
+    assert all(api("GET", f"jobs/{j}").json()["status"] == "pending" for j in jobs)
+    requests.patch(settings, json={"flowmusic.job_seconds": 0}, timeout=5).raise_for_status()
+    for jobid in jobs:
+        done = api("GET", f"jobs/{jobid}").json()
+        assert done["status"] == "completed", done
+        assert done["duration_ms"] >= 200  # finished when the setting changed, not back-dated to creation
+    requests.patch(settings, json={"flowmusic.job_seconds": 10**6}, timeout=5).raise_for_status()
+    later = api("POST", "music", json={"prompt": "later", "mode": "async"}).json()["jobid"]
+    assert api("GET", f"jobs/{later}").json()["status"] == "pending"  # raising it changes only new jobs

@@ -320,10 +320,27 @@ def ti_states(dag_id: str, run_id: str) -> dict[str, int]:
         return dict(Counter(str(ti.state) for ti in session.query(TaskInstance).filter_by(dag_id=dag_id, run_id=run_id)))
 
 
+def stop_scheduler(dep: Any) -> None:
+    """SIGTERM the scheduler's process group (executor workers, task processes), SIGKILL after 60 s."""
+    import os
+    import signal
+    import subprocess
+
+    proc = dep.procs.pop("scheduler")
+    for sig, wait in ((signal.SIGTERM, 60), (signal.SIGKILL, 30)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
 def measure_reschedule(dep: Any, kind: str, n: int, interval: float) -> dict[str, Any]:
     """The same N waits as a mapped ``mode="reschedule"`` sensor run by a real scheduler + LocalExecutor."""
-    import signal
-
     dag_id = f"bench_{kind}_{n}_reschedule"
     end_runs()
     dep.start_component("scheduler")
@@ -340,7 +357,7 @@ def measure_reschedule(dep: Any, kind: str, n: int, interval: float) -> dict[str
         cpu, api_cpu, reqs = tree_cpu(sched) - cpu0, tree_cpu(api_pid) - api0, api_gets(dep) - req0
         states = ti_states(dag_id, run_id)
     finally:
-        dep.kill_component("scheduler", signal.SIGTERM)
+        stop_scheduler(dep)
         end_runs()
     return {"kind": kind, "mode": "reschedule (scheduler + LocalExecutor, parallelism 16)", "n": n,
             "cpu_pct": round(100 * cpu / window, 2), "api_server_cpu_pct": round(100 * api_cpu / window, 2),

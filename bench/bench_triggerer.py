@@ -334,9 +334,13 @@ def stop_scheduler(dep: Any) -> None:
             pass
         try:
             proc.wait(timeout=wait)
-            return
+            break
         except subprocess.TimeoutExpired:
             continue
+    try:  # whatever of the group outlived its leader
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def measure_reschedule(dep: Any, kind: str, n: int, interval: float) -> dict[str, Any]:

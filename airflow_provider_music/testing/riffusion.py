@@ -217,10 +217,10 @@ class RiffusionApi:
             raise RiffusionError(400, "offset and limit must be integers") from None
         if off < 0 or lim < 1:
             raise RiffusionError(400, "offset must be >= 0 and limit >= 1")
-        songs = [s for s in self.store.songs.values() if s.user_id == uid]
         cdn, sign = self.cdn(request), self.signature()
         if id is not None:
-            return [song_json(s, self.song_state(s), cdn, sign) for s in songs if id in (s.id, s.generation_id)]
+            return [song_json(s, self.song_state(s), cdn, sign) for s in self.store.songs_for(id) if s.user_id == uid]
+        songs = [s for s in self.store.songs.values() if s.user_id == uid]
         songs.sort(key=lambda s: s.created, reverse=True)
         return [song_json(s, self.song_state(s), cdn, sign) for s in songs[off: off + lim]]
 
@@ -297,7 +297,7 @@ class RiffusionApi:
                 image_id=body.get("image_id"),
             )
             song.job_id = generation if self.revision() == LEGACY else song.id
-            self.store.songs[song.id] = song
+            self.store.add_song(song)
             songs.append(song)
         return songs
 

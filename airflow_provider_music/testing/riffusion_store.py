@@ -73,6 +73,8 @@ class RiffusionStore:
     accounts: dict[str, Account] = field(default_factory=dict)
     broken: set[str] = field(default_factory=set)
     songs: dict[str, Song] = field(default_factory=dict)
+    #: generation id -> song ids (polls by job id stay O(1) with thousands of songs; see :meth:`songs_for`)
+    generations: dict[str, list[str]] = field(default_factory=dict)
     uploads: dict[str, Upload] = field(default_factory=dict)
     images: dict[str, str] = field(default_factory=dict)
     audio_cache: dict[str, bytes] = field(default_factory=dict)
@@ -82,7 +84,7 @@ class RiffusionStore:
 
     def reset(self, max_jobs: int = 6) -> None:
         self.accounts = {DEFAULT_USER_ID: Account(DEFAULT_USER_ID, max_jobs)}
-        for bucket in (self.broken, self.songs, self.uploads, self.images, self.audio_cache):
+        for bucket in (self.broken, self.songs, self.generations, self.uploads, self.images, self.audio_cache):
             bucket.clear()
         for log in (self.cdn_requests, self.create_bodies, self.callbacks):
             log.clear()
@@ -97,8 +99,26 @@ class RiffusionStore:
         self.accounts[uid] = Account(uid, max_jobs)
         return uid
 
+    def add_song(self, song: Song) -> None:
+        self.songs[song.id] = song
+        self.generations.setdefault(song.generation_id, []).append(song.id)
+
+    def songs_for(self, ident: str) -> list[Song]:
+        """The songs whose id or generation (job) id is ``ident``, oldest first. Songs put into ``songs`` by hand
+        (tests) are found too: an unknown generation falls back to a scan."""
+        ids = self.generations.get(ident)
+        if ids is None and ident in self.songs:  # a song id (song and generation ids are distinct uuids)
+            return [self.songs[ident]]
+        if ids is None:
+            found = [s for s in self.songs.values() if s.generation_id == ident]
+        else:
+            found = [self.songs[i] for i in ids if i in self.songs and self.songs[i].generation_id == ident]
+            if ident in self.songs and self.songs[ident] not in found:
+                found.insert(0, self.songs[ident])
+        return found
+
     def find_song(self, ident: str) -> Song | None:
-        return self.songs.get(ident) or next((s for s in self.songs.values() if s.generation_id == ident), None)
+        return self.songs.get(ident) or next(iter(self.songs_for(ident)), None)
 
     def audio_for(self, song_id: str, factor: float = 1.0) -> bytes:
         key = f"{song_id}:{factor}"

@@ -129,3 +129,29 @@ def test_multipart_create_and_images(api, music_emulator):
     assert img.status_code == 200 and {"Key", "Id", "image_id", "url"} <= set(img.json())
     gen = requests.post(f"{api}music/generate-image", headers=H, json={"prompt": "bunny"})
     assert gen.status_code == 200 and gen.json()["image_id"]
+
+
+def test_store_finds_songs_by_song_or_generation_id_in_constant_time():
+    """``GET music?id=`` is what every wait polls: the store answers it from an index (a scan of every song
+    per poll made the emulator, not the client, the limit at thousands of waits), and finds songs put into
+    ``songs`` by hand too."""
+    import dataclasses
+
+    from airflow_provider_music.testing.riffusion_store import RiffusionStore, Song
+
+    fields = {f.name for f in dataclasses.fields(Song)}
+    base = {k: v for k, v in {"user_id": DEFAULT_USER_ID, "created": 0.0, "title": "t", "sound": "s",
+                              "lyrics": "", "outcome": "completed"}.items() if k in fields}
+    store = RiffusionStore()
+    a, b = Song(id="s-a", generation_id="g-1", **base), Song(id="s-b", generation_id="g-1", **base)
+    store.add_song(a)
+    store.add_song(b)
+    assert store.songs_for("g-1") == [a, b] and store.songs_for("s-b") == [b]
+    assert store.find_song("g-1") is a and store.find_song("nope") is None and store.songs_for("nope") == []
+    by_hand = Song(id="s-c", generation_id="g-2", **base)
+    store.songs[by_hand.id] = by_hand  # not through add_song
+    assert store.songs_for("g-2") == [by_hand] and store.songs_for("s-c") == [by_hand]
+    del store.songs["s-a"]
+    assert store.songs_for("g-1") == [b]
+    store.reset()
+    assert store.songs_for("g-1") == [] and store.generations == {}

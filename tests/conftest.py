@@ -107,3 +107,13 @@ def make_context():
         return ctx
 
     return _make
+
+
+@pytest.fixture
+def listener():
+    """A loopback listener recording JSON POSTs (callback targets): ``.url``, ``.received``, ``.wait(n)``."""
+    from tests.support.listener import CallbackListener
+
+    server = CallbackListener()
+    yield server
+    server.close()

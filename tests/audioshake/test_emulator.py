@@ -4,9 +4,7 @@ the seed's shape, Tasks statistics, writeDestination, the asset list, and callba
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
@@ -119,39 +117,6 @@ def test_tasks_models_and_emulator_404_shape(tasks_conn):
 
 
 # ---- callbacks and webhooks ------------------------------------------------------------------------------
-class _Listener:
-    """A loopback HTTP listener recording JSON POST bodies."""
-
-    def __init__(self) -> None:
-        received = self.received = []
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = HTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait(self, count: int, seconds: float = 10.0) -> list:
-        deadline = time.monotonic() + seconds
-        while len(self.received) < count and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return self.received
-
-
-@pytest.fixture
-def listener():
-    server = _Listener()
-    yield server
-    server.server.shutdown()
-
-
 def test_legacy_callback_url_gets_the_finished_job(music_emulator, song, listener):
     music_emulator.state.settings["audioshake.fail_stems"] = ["drums"]
     jobs = AudioShakeHook().jobs

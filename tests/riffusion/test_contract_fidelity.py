@@ -4,10 +4,7 @@ upload seeds, ``replyUrl`` callbacks, and the hook keeping every documented uplo
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 import requests
@@ -165,39 +162,6 @@ def test_mixed_revision_through_the_hook(music_emulator, tmp_path):
 
 
 # ---- emulator: replyUrl callbacks ------------------------------------------------------------------
-class _Listener:
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        received = self.received
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
-                length = int(self.headers.get("Content-Length") or 0)
-                received.append(json.loads(self.rfile.read(length)))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait(self, count: int, seconds: float = 10.0) -> list[dict[str, Any]]:
-        deadline = time.time() + seconds
-        while len(self.received) < count and time.time() < deadline:
-            time.sleep(0.05)
-        return self.received
-
-
-@pytest.fixture
-def listener():
-    server = _Listener()
-    yield server
-    server.server.shutdown()
-
-
 @pytest.mark.parametrize("outcome", ["completed", "failed"])
 def test_reply_url_gets_one_callback_per_song(api, music_emulator, listener, outcome):
     music_emulator.state.settings.update({"riffusion.job_seconds": 0.2, "riffusion.song_outcome": outcome})

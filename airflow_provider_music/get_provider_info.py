@@ -108,6 +108,30 @@ _ACRCLOUD: dict[str, Any] = {
                     "schema": {"type": ["string", "null"], "format": "password"},
                     "description": "access_secret of the recognition project (stored like a password).",
                 },
+                "dump_path": {
+                    "label": "Dump path",
+                    "schema": {"type": ["string", "null"]},
+                    "description": "Bucket dump endpoint: dump (documented) or files/dump (official CLI). "
+                    "Empty (recommended): try dump, then files/dump on 404.",
+                },
+                "fs_base_url": {
+                    "label": "File-scanning files base URL",
+                    "schema": {"type": ["string", "null"]},
+                    "description": "Host of file-scanning files, overriding the region rule (api-<region>), "
+                    "e.g. https://api-v2.acrcloud.com/api. Optional.",
+                },
+                "metadata_base_url": {
+                    "label": "Metadata API base URL",
+                    "schema": {"type": ["string", "null"]},
+                    "description": "Host of the Metadata API, e.g. https://eu-api-v2.acrcloud.com/api (the "
+                    "default for ACRCloud's own Console host). Optional.",
+                },
+                "console_url": {
+                    "label": "Console URL (task links)",
+                    "schema": {"type": ["string", "null"]},
+                    "description": "Base of the console link shown on task pages, e.g. "
+                    "https://console.acrcloud.com (the default). Optional.",
+                },
             },
             "ui-field-behaviour": {
                 "hidden-fields": ["schema", "port", "login"],
@@ -140,27 +164,35 @@ _AUDIOSHAKE: dict[str, Any] = {
     "triggers": [{"integration-name": "AudioShake", "python-modules": [f"{PACKAGE}.triggers.audioshake"]}],
     "connection-types": [
         {
+            # One connection type per AudioShake API: the API is never an ordinary word in an extra, which
+            # Airflow's log masker would hide ("tasks" -> ***) or warn about ("jobs": too short).
             "hook-class-name": f"{PACKAGE}.hooks.audioshake.AudioShakeHook",
             "hook-name": "AudioShake",
             "connection-type": "audioshake",
-            "conn-fields": {
-                "api": {
-                    "label": "API",
-                    "schema": {"type": "string", "default": "jobs", "enum": ["jobs", "tasks"]},
-                    "description": "jobs: legacy Jobs API (groovy.audioshake.ai, Bearer token); "
-                    "tasks: Tasks API (api.audioshake.ai, x-api-key)",
-                },
-            },
+            "conn-fields": {},
             "ui-field-behaviour": {
                 "hidden-fields": ["schema", "port", "login"],
-                "relabeling": {"password": "API token / API key", "host": "Base URL (optional)"},
+                "relabeling": {"password": "API token (JWT)", "host": "Base URL (optional)"},
                 "placeholders": {
-                    "host": "https://groovy.audioshake.ai (jobs) or https://api.audioshake.ai (tasks)",
-                    "password": "JWT token (jobs API) or x-api-key (tasks API)",
-                    "api": "jobs",
+                    "host": "https://groovy.audioshake.ai (an api.audioshake.ai host means the Tasks API)",
+                    "password": "JWT token of the legacy Jobs API",
                 },
             },
-        }
+        },
+        {
+            "hook-class-name": f"{PACKAGE}.hooks.audioshake.AudioShakeTasksHook",
+            "hook-name": "AudioShake (Tasks API)",
+            "connection-type": "audioshake_tasks",
+            "conn-fields": {},
+            "ui-field-behaviour": {
+                "hidden-fields": ["schema", "port", "login"],
+                "relabeling": {"password": "API key (x-api-key)", "host": "Base URL (optional)"},
+                "placeholders": {
+                    "host": "https://api.audioshake.ai",
+                    "password": "Tasks API key",
+                },
+            },
+        },
     ],
     "extra-links": [f"{PACKAGE}.operators.audioshake.AudioShakeLink"],
 }
@@ -211,6 +243,7 @@ _FLOWMUSIC: dict[str, Any] = {
             },
         }
     ],
+    "extra-links": [f"{PACKAGE}.operators.flowmusic.FlowMusicSongLink"],
 }
 
 #: Connection extras read by the shared HTTP core for every API (see ``core.settings_from_connection``).
@@ -236,6 +269,36 @@ COMMON_CONN_FIELDS: dict[str, Any] = {
         "schema": {"type": ["number", "null"], "default": 300},
         "description": "Deadline for one request including its retries, e.g. 300.",
     },
+    "retry_initial_wait": {
+        "label": "First retry wait (seconds)",
+        "schema": {"type": ["number", "null"], "default": 1},
+        "description": "Wait before the first retry; doubles per attempt (plus jitter), e.g. 1.",
+    },
+    "retry_max_wait": {
+        "label": "Longest retry wait (seconds)",
+        "schema": {"type": ["number", "null"], "default": 30},
+        "description": "Cap of the exponential backoff between attempts, e.g. 30.",
+    },
+    "request_timeout": {
+        "label": "Total seconds per JSON request",
+        "schema": {"type": ["number", "null"], "default": 300},
+        "description": "Deadline of one JSON request, retries included, e.g. 300.",
+    },
+    "transfer_timeout": {
+        "label": "Total seconds per upload/download",
+        "schema": {"type": ["number", "null"], "default": 3600},
+        "description": "Deadline of one upload or download, retries included, e.g. 3600.",
+    },
+    "max_response_bytes": {
+        "label": "Largest JSON answer (bytes)",
+        "schema": {"type": ["integer", "null"], "default": 33554432, "minimum": 1},
+        "description": "Decoded size limit of a JSON answer, e.g. 33554432 (32 MiB).",
+    },
+    "max_download_bytes": {
+        "label": "Largest unsized download (bytes)",
+        "schema": {"type": ["integer", "null"], "default": 8589934592, "minimum": 1},
+        "description": "Limit of a download whose size the server does not announce, e.g. 8589934592 (8 GiB).",
+    },
 }
 
 _LIST_KEYS = ("integrations", "hooks", "operators", "sensors", "triggers", "connection-types", "extra-links")
@@ -244,9 +307,9 @@ _LIST_KEYS = ("integrations", "hooks", "operators", "sensors", "triggers", "conn
 def get_provider_info() -> dict[str, Any]:
     info: dict[str, Any] = {
         "package-name": "airflow-provider-music",
-        "name": "Music AI (Riffusion, ACRCloud, AudioShake)",
-        "description": "Hooks, operators, sensors and deferrable triggers for Riffusion (useapi.net), "
-        "ACRCloud and AudioShake, with an offline emulator of the three APIs.",
+        "name": "Music AI (FlowMusic, Riffusion, ACRCloud, AudioShake)",
+        "description": "Hooks, operators, sensors and deferrable triggers for FlowMusic and Riffusion "
+        "(useapi.net), ACRCloud and AudioShake, with an offline emulator of the four APIs.",
     }
     for block in (_RIFFUSION, _ACRCLOUD, _AUDIOSHAKE, _FLOWMUSIC):
         for key in _LIST_KEYS:

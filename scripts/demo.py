@@ -47,6 +47,7 @@ def make_catalog(folder: Path, count: int = 12) -> list[Path]:
 
 
 def start_emulator(job_seconds: float) -> tuple[subprocess.Popen[str], str]:
+    """The emulator on a free loopback port (``--port 0``: never the default 8590 a user's own emulator may hold)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "airflow_provider_music.testing.emulator", "--host", "127.0.0.1", "--port", "0",
          "--job-seconds", str(job_seconds)],
@@ -55,7 +56,7 @@ def start_emulator(job_seconds: float) -> tuple[subprocess.Popen[str], str]:
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
-    if "listening on" not in line:
+    if "listening on" not in line:  # its one-line reason is on stderr (the terminal)
         proc.kill()
         raise SystemExit(f"emulator did not start: {line!r}")
     return proc, line.split()[-1]

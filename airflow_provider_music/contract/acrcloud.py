@@ -35,7 +35,7 @@ from airflow_provider_music.core.errors import (
     ServerError,
     ValidationError,
 )
-from airflow_provider_music.core.polling import PollResult
+from airflow_provider_music.core.polling import PollResult, unknown_state
 from airflow_provider_music.core.validation import validate_id
 
 FILE_DATA_TYPES = ("audio", "fingerprint", "audio_url", "acrid")
@@ -318,6 +318,23 @@ def normalize_file(record: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def parse_uploaded_file(body: Any, *, describe: str) -> dict[str, Any]:
+    """The record an upload answered, normalised; its ``id`` must be a file id (a whole number > 0).
+
+    Strict where it decides: an id that is an object, text, a bool, a fraction or missing is an
+    ``InvalidResponseError`` naming the field (the upload may have been stored: look before sending it again).
+    """
+    record = normalize_file(data_object(body, describe=describe))
+    file_id = record.get("id")
+    if isinstance(file_id, bool) or not isinstance(file_id, int) or not 0 < file_id <= MAX_NUMERIC_ID:
+        shown = type(file_id).__name__ if isinstance(file_id, (dict, list)) else repr(file_id)[:40]
+        raise InvalidResponseError(
+            f"{describe}: field 'id' of the uploaded file is not a file id (got {shown}); the file may have been"
+            " stored: look for it before uploading again",
+        )
+    return record
+
+
 def json_scalar(value: Any, *, limit: int = 300) -> Any:
     """``value`` if it is a JSON scalar fit for XCom and events (finite numbers, short text), else None."""
     if value is None or isinstance(value, bool):
@@ -352,8 +369,9 @@ def index_records(records: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def parse_files_status(
     records: list[dict[str, Any]], requested: list[str], *, bucket_id: Any = None, fail_fast: bool = True
 ) -> PollResult:
-    """Poll result of bucket files: success when all are ready (state 1), failed on state -1, a missing file
-    or a state the docs do not list. ``fail_fast=False`` keeps waiting for the others when one fails."""
+    """Poll result of bucket files: success when all are ready (state 1), failed on state -1 or a missing file;
+    a state the docs do not list keeps the wait going (one warning per state, never a success) until the
+    deadline. ``fail_fast=False`` keeps waiting for the others when one fails."""
     by_key = {k: normalize_file(r) for k, r in index_records(records).items()}
     found: dict[str, dict[str, Any]] = {}
     missing: list[str] = []
@@ -365,11 +383,10 @@ def parse_files_status(
             found[str(record_key(match.get("id")) or key)] = match
     ready = [r for r in found.values() if r.get("state") == FILE_READY]
     processing = [r for r in found.values() if r.get("state") == FILE_PROCESSING]
-    failed = [
-        {**compact_file(r), "reason": "processing failed (state -1)" if r.get("state") == FILE_ERROR
-         else f"unknown state {str(r.get('state'))[:40]!r}"}
-        for r in found.values() if r.get("state") not in (FILE_READY, FILE_PROCESSING)
-    ]
+    failed = [{**compact_file(r), "reason": "processing failed (state -1)"}
+              for r in found.values() if r.get("state") == FILE_ERROR]
+    unknown = tuple(unknown_state(f"file {compact_file(r)['id']}", r.get("state"), FILE_STATES)
+                    for r in found.values() if r.get("state") not in FILE_STATES)
     failed += [{"id": key, "reason": "not found in the bucket"} for key in missing]
     payload: dict[str, Any] = {
         "bucket_id": bucket_id, "total": len(requested), "ready": len(ready), "processing": len(processing),
@@ -378,11 +395,12 @@ def parse_files_status(
     if len(found) <= PAYLOAD_FILES_LIMIT:
         payload["files"] = [compact_file(r) for r in found.values()]
     message = f"{len(ready)} of {len(requested)} file(s) ready, {len(processing)} processing, {len(failed)} failed"
-    if failed and (fail_fast or not processing):
+    if failed and (fail_fast or not (processing or unknown)):
         reasons = "; ".join(f"{f['id']}: {f['reason']}" for f in failed[:5])
         return PollResult("failed", f"{message} ({reasons})", payload)
-    if processing:
-        return PollResult("running", message, payload)
+    if processing or unknown:
+        notes = "".join(f"; {note}" for note in unknown[:5])
+        return PollResult("running", message + notes, payload, unknown=unknown[:5])
     return PollResult("success", message, payload)
 
 
@@ -417,8 +435,9 @@ def parse_dump_status(body: Any, *, bucket_id: Any) -> PollResult:
         if not data.get("down_url") or not isinstance(data.get("down_url"), str):
             raise _bad(f"dump of bucket {bucket_id}", "the dump is ready but has no down_url")
         return PollResult("success", f"dump {task_id} of bucket {bucket_id} is ready", payload)
-    if status != 0:
-        return PollResult("failed", f"dump {task_id} of bucket {bucket_id} failed (status {status})", payload)
+    if status != 0:  # the docs list 0 and 1 only: another status is no ready dump, and no proof of a failure
+        note = unknown_state(f"dump {task_id} of bucket {bucket_id}", data.get("status"), (0, 1))
+        return PollResult("running", note, payload, unknown=(note,))
     return PollResult("running", f"dump {task_id} of bucket {bucket_id} in progress", payload)
 
 
@@ -526,6 +545,6 @@ __all__ = [
     "PAYLOAD_FILES_LIMIT", "REGIONS", "answer_was_lost", "audio_content_type", "bucket_path", "check_listing_page",
     "check_identify_status", "check_user_defined", "chunked", "compact_file", "data_list", "data_object",
     "dump_paths", "identify_signature", "join_ids", "normalize_file", "page_meta", "page_of",
-    "parse_dump_status", "parse_files_status", "parse_user_defined", "split_ids", "to_float",
+    "parse_dump_status", "parse_files_status", "parse_uploaded_file", "parse_user_defined", "split_ids", "to_float",
     "to_int",
 ]

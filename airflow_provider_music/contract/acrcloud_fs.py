@@ -4,8 +4,10 @@ The copyright gate depends on one rule kept here: **a scan is checked against ex
 engine settings asked for**. :class:`ScanConfig` is that configuration; :meth:`ScanConfig.container_name`
 derives a container name from a stable hash of it (one container per configuration, so two DAGs asking
 for different buckets never share a container), and :func:`container_mismatches` compares a container
-the API returned with the configuration (bucket set by id or name, engine, region, audio type) so that a
-mismatch is an error, never a silent "no match".
+the API returned with the configuration (bucket set by id or name, engine, region, audio type, AI detection)
+so that a mismatch is an error, never a silent "no match". ``ai_detection`` is part of the configuration: a
+container without it is never used for a scan that asks for it, nor one with it for a scan that does not
+(:func:`container_ai_detection`); what its results say is read by :mod:`.acrcloud_ai`.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ from airflow_provider_music.contract.acrcloud import (
     to_int,
 )
 from airflow_provider_music.core.errors import InvalidInputError, InvalidResponseError
-from airflow_provider_music.core.polling import PollResult
+from airflow_provider_music.core.polling import PollResult, unknown_state
 
 FS_DATA_TYPES = ("audio", "fingerprint", "audio_url", "platforms")
 #: File-scanning states: 0 processing, 1 results, -1 no results, -2/-3 error.
 FS_PROCESSING, FS_READY, FS_NO_RESULT = 0, 1, -1
 FS_ERROR_STATES = (-2, -3)
+FS_KNOWN_STATES = (FS_PROCESSING, FS_READY, FS_NO_RESULT, *FS_ERROR_STATES)
 #: Engines: 1 audio fingerprinting, 2 cover songs, 3 both, 4 speech to text.
 ENGINES = (1, 2, 3, 4)
 #: The engine lists of a scan result that hold matches.
@@ -74,10 +77,15 @@ class ScanConfig:
     buckets: tuple[str, ...]
     engine: int = 1
     audio_type: str = "linein"
+    ai_detection: bool = False
 
     @classmethod
-    def build(cls, *, region: Any, buckets: Any = None, engine: Any = 1, audio_type: Any = "linein") -> ScanConfig:
+    def build(
+        cls, *, region: Any, buckets: Any = None, engine: Any = 1, audio_type: Any = "linein", ai_detection: Any = False,
+    ) -> ScanConfig:
         check_region(region)
+        if not isinstance(ai_detection, bool):
+            raise InvalidInputError(f"ai_detection must be True or False, got {str(ai_detection)[:40]!r}")
         if buckets is None:
             buckets = DEFAULT_SCAN_BUCKETS
         if isinstance(buckets, str) and buckets.strip().startswith("["):  # a templated list rendered as text
@@ -92,14 +100,18 @@ class ScanConfig:
         if audio_type not in AUDIO_TYPES:
             raise InvalidInputError(f"audio_type must be 'linein' or 'recorded', got {audio_type!r}")
         refs = tuple(sorted({_bucket_ref(b) for b in buckets}))
-        return cls(region=str(region), buckets=refs, engine=engine_no, audio_type=str(audio_type))
+        return cls(region=str(region), buckets=refs, engine=engine_no, audio_type=str(audio_type),
+                   ai_detection=ai_detection)
 
     def key(self) -> str:
-        """A stable hash of the configuration (same on every worker and Python version)."""
-        text = json.dumps(
-            {"region": self.region, "buckets": list(self.buckets), "engine": self.engine, "audio_type": self.audio_type},
-            sort_keys=True, separators=(",", ":"),
-        )
+        """A stable hash of the configuration (same on every worker and Python version). ``ai_detection`` enters
+        only when on: the containers of scans without it keep the names they had before it existed."""
+        fields: dict[str, Any] = {
+            "region": self.region, "buckets": list(self.buckets), "engine": self.engine, "audio_type": self.audio_type,
+        }
+        if self.ai_detection:
+            fields["ai_detection"] = True
+        text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
     def container_name(self, prefix: str = DEFAULT_CONTAINER_PREFIX) -> str:
@@ -112,10 +124,41 @@ class ScanConfig:
         }
         if callback_url:
             body["callback_url"] = callback_url
+        if self.ai_detection:
+            body["ai_detection"] = True
         return body
 
     def describe(self) -> str:
-        return f"buckets {list(self.buckets)}, engine {self.engine}, region {self.region}, audio_type {self.audio_type}"
+        ai = ", ai_detection on" if self.ai_detection else ""
+        return f"buckets {list(self.buckets)}, engine {self.engine}, region {self.region}, audio_type {self.audio_type}{ai}"
+
+
+#: How a container answer spells its ``ai_detection`` flag (True/False hash as 1/0; anything else is unreadable).
+_FLAG_VALUES: dict[Any, bool] = {1: True, 0: False, "true": True, "false": False, "1": True, "0": False}
+
+
+def container_ai_detection(container: Mapping[str, Any]) -> bool | None:
+    """The container's ``ai_detection`` flag: absent or null is off (containers made before the flag, or a
+    server that omits false); ``None`` when the value is unreadable."""
+    raw = container.get("ai_detection")
+    if raw is None:
+        return False
+    if isinstance(raw, str):
+        raw = raw.strip().lower()
+    elif isinstance(raw, float) and raw in (0.0, 1.0):
+        raw = int(raw)
+    return _FLAG_VALUES.get(raw) if isinstance(raw, bool | int | str) else None
+
+
+def ai_flag_problem(container: Mapping[str, Any], wanted: bool) -> str | None:
+    """Why ``container`` does not match ``ai_detection=wanted`` (``None``: it does). Both ways count: a container
+    without it gives no AI verdict; one with it runs (and bills) a detection the scan did not ask for."""
+    flag = container_ai_detection(container)
+    if flag is None:
+        return f"ai_detection is {str(container.get('ai_detection'))[:40]!r} (unreadable), asked for {wanted}"
+    if flag != wanted:
+        return f"ai_detection is {'on' if flag else 'off'}, asked for {'on' if wanted else 'off'}"
+    return None
 
 
 def container_buckets(container: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -179,6 +222,9 @@ def container_mismatches(container: Mapping[str, Any], config: ScanConfig) -> li
         problems.append(f"region is {container.get('region')!r}, asked for {config.region!r}")
     if container.get("audio_type") not in (None, config.audio_type):
         problems.append(f"audio_type is {container.get('audio_type')!r}, asked for {config.audio_type!r}")
+    ai = ai_flag_problem(container, config.ai_detection)
+    if ai:
+        problems.append(ai)
     return problems
 
 
@@ -207,7 +253,8 @@ def fs_file_id(record: Mapping[str, Any], *, describe: str) -> str:
 
 
 def parse_fs_files_status(records: list[dict[str, Any]], requested: list[str], *, container_id: Any) -> PollResult:
-    """File-scanning poll result: 0 processing; 1 (results) and -1 (no results) done; -2/-3 or unknown failed."""
+    """File-scanning poll result: 0 processing; 1 (results) and -1 (no results) done; -2/-3 failed. A state the
+    docs do not list is never a verdict: the wait goes on (one warning per state) until the deadline."""
     by_id: dict[str, dict[str, Any]] = {}
     for rec in records:
         key = record_key(rec.get("id")) if isinstance(rec, dict) else None
@@ -215,6 +262,7 @@ def parse_fs_files_status(records: list[dict[str, Any]], requested: list[str], *
             by_id.setdefault(key, rec)
     files: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = []
+    unknown: list[str] = []  # never "clean", never failed: polled on (with a warning) until the deadline
     processing = 0
     for key in requested:
         found = by_id.get(key)
@@ -229,14 +277,16 @@ def parse_fs_files_status(records: list[dict[str, Any]], requested: list[str], *
         elif state in FS_ERROR_STATES:
             failed.append({"id": key, "state": state, "reason": f"scan error (state {state})"})
         elif state not in (FS_READY, FS_NO_RESULT):
-            failed.append({"id": key, "reason": f"unknown state {str(found.get('state'))[:40]!r}"})
+            unknown.append(unknown_state(f"scan file {key}", found.get("state"), FS_KNOWN_STATES))
     payload = {"container_id": container_id, "files": files[:PAYLOAD_FILES_LIMIT], "failed": failed[:PAYLOAD_FILES_LIMIT]}
-    message = f"{len(requested) - processing - len(failed)} of {len(requested)} scan(s) done, {len(failed)} failed"
+    done = len(requested) - processing - len(failed) - len(unknown)
+    message = f"{done} of {len(requested)} scan(s) done, {len(failed)} failed"
     if failed:
         reasons = "; ".join(f"{f['id']}: {f['reason']}" for f in failed[:5])
         return PollResult("failed", f"{message} ({reasons})", payload)
-    if processing:
-        return PollResult("running", message, payload)
+    if processing or unknown:
+        notes = "".join(f"; {note}" for note in unknown[:5])
+        return PollResult("running", message + notes, payload, unknown=tuple(unknown[:5]))
     return PollResult("success", message, payload)
 
 
@@ -309,7 +359,7 @@ def fs_callback_payload(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 __all__ = [
-    "DEFAULT_CONTAINER_PREFIX", "DEFAULT_SCAN_BUCKETS", "container_id_of", "ENGINES", "FS_DATA_TYPES", "FS_ERROR_STATES",
+    "DEFAULT_CONTAINER_PREFIX", "DEFAULT_SCAN_BUCKETS", "ai_flag_problem", "container_ai_detection", "container_id_of", "ENGINES", "FS_DATA_TYPES", "FS_ERROR_STATES",
     "FS_NO_RESULT", "FS_PROCESSING", "FS_READY", "ScanConfig", "container_buckets", "container_mismatches",
     "fs_base_url", "fs_callback_payload", "fs_file_id", "parse_fs_files_status", "scan_verdict", "summarize_scan",
 ]

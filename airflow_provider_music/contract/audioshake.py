@@ -20,7 +20,8 @@ from airflow_provider_music.core.errors import (
     redact_url,
 )
 from airflow_provider_music.core.names import safe_file_name
-from airflow_provider_music.core.polling import PollResult
+from airflow_provider_music.core.parsing import describe_only, number_of
+from airflow_provider_music.core.polling import PollResult, unknown_state
 from airflow_provider_music.core.validation import validate_id, validate_number
 
 JOBS_BASE_URL = "https://groovy.audioshake.ai/"
@@ -369,13 +370,11 @@ def parse_created_task(body: Any) -> dict[str, Any]:
 
 
 def parse_statistics(body: Any) -> list[dict[str, Any]]:
-    """``GET /tasks/statistics``: ``[{month, totalTargets, totalMinutes}]`` (``totalMinutes`` as a float)."""
+    """``GET /tasks/statistics``: ``[{month, totalTargets, totalMinutes}]`` (``totalMinutes``: float or None)."""
     rows = parse_list(body, key="statistics", call="GET /tasks/statistics")
-    for row in rows:
-        try:
-            row["totalMinutes"] = float(row.get("totalMinutes") or 0)
-        except (TypeError, ValueError):
-            raise InvalidResponseError("AudioShake GET /tasks/statistics: totalMinutes is not a number") from None
+    for row in rows:  # usage only describes: a figure that is no finite number is None (logged), never fatal
+        row["totalMinutes"] = describe_only({"totalMinutes": row.get("totalMinutes") or 0}, {"totalMinutes": number_of},
+                                            what="AudioShake GET /tasks/statistics").get("totalMinutes")
     return rows
 
 
@@ -452,7 +451,7 @@ def interpret_status(status_value: Any, error_info: Any) -> tuple[str, str]:
         return "failed", _status_info_message(error_info) or status
     if status in JOB_RUNNING:
         return "running", status
-    return "running", f"unknown status {status or 'none'!r}, treated as still running"
+    return "running", unknown_state("", status or None, sorted(JOB_DONE | JOB_FAILED) + ["processing"])
 
 
 def job_state(job: Mapping[str, Any]) -> tuple[str, str]:
@@ -506,7 +505,10 @@ def combine_states(items: Sequence[StateItem], *, wait_all: bool = True) -> Poll
         return PollResult("failed", f"AudioShake {len(failed)} of {len(items)} failed: {text}", payload)
     if running:
         detail = ", ".join(f"{label}={states[label]['message']}" for label in running)
-        return PollResult("running", f"{len(items) - len(running)} of {len(items)} done; waiting for {detail}", payload)
+        unknown = tuple(f"AudioShake {label} ({ident}): {m}" for label, ident, state, m in items
+                        if state == "running" and m.startswith("unknown state"))
+        return PollResult("running", f"{len(items) - len(running)} of {len(items)} done; waiting for {detail}", payload,
+                          unknown=unknown)
     return PollResult("success", f"all {len(items)} completed", payload)
 
 
@@ -552,10 +554,8 @@ def matching_assets(assets: Sequence[Mapping[str, Any]], *, name: str, size: int
 
 def parse_time(value: Any) -> float | None:
     """ISO-8601 (``2023-08-01T20:37:06.656Z``) -> epoch seconds, or ``None``."""
-    if not isinstance(value, str) or not value:
-        return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() if isinstance(value, str) else None
     except ValueError:
         return None
 

@@ -11,14 +11,33 @@ Open questions of the contract are answered by accepting every shape it names: a
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from airflow_provider_music.core.errors import InvalidInputError, InvalidResponseError, redact_url
-from airflow_provider_music.core.polling import PollResult
-from airflow_provider_music.core.redaction import describe_body
+# The answer parsers (tolerant where they describe, strict where they decide) live in flowmusic_clips and
+# are re-exported: callers keep using ``fm.parse_job`` and friends.
+from airflow_provider_music.contract.flowmusic_clips import (  # noqa: F401 (re-exported)
+    CLIP_FIELDS,
+    JOB_DONE,
+    JOB_FAILED,
+    JOB_RUNNING,
+    MAX_ID_LENGTH,
+    STEM_NAMES,
+    clip_line,
+    clip_summaries,
+    clip_summary,
+    invalid_answer,
+    job_poll_result,
+    job_state,
+    job_summary,
+    parse_job,
+    parse_music_page,
+    parse_stems,
+    stem_name,
+)
+from airflow_provider_music.core.errors import InvalidInputError, redact_url
+from airflow_provider_music.core.parsing import TEXT_LIMIT, format_seconds, seconds_of  # noqa: F401 (re-exported)
 from airflow_provider_music.core.validation import path_segment, validate_id, validate_number, validate_text
 
 DEFAULT_BASE_URL = "https://api.useapi.net/v1/flowmusic/"
@@ -29,12 +48,10 @@ MODES = ("sync", "async")
 EDIT_OPERATIONS = ("effect", "extend", "replace", "cover", "remix", "stems")
 JOB_OPERATIONS = ("effect", "extend", "replace", "cover", "remix")
 EFFECTS = ("Trim", "Fade", "Gain", "Reverb", "Pan", "Equalizer")
-STEM_NAMES = ("drums", "bass", "vocals", "other")
 AUDIO_SOURCES = ("wav_url", "audio_url", "mp3")
 MAX_REFS = 10
 PROMPT_MAX = 10_000
 SHORT_PROMPT_MAX = 2_000
-MAX_ID_LENGTH = 512
 #: Raw-body upload types of POST files, with their size caps.
 IMAGE_MAX_BYTES = 20 * 1024 * 1024
 AUDIO_MAX_BYTES = 40 * 1024 * 1024
@@ -47,14 +64,15 @@ UPLOAD_TYPE_BY_EXTENSION = {
     "jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp",
     "mp3": "audio/mpeg", "wav": "audio/wav", "m4a": "audio/mp4", "aac": "audio/aac",
 }  # fmt: skip
+_MP4 = ("MP4 audio (M4A)", "MP4")
+#: The containers (names of :func:`~airflow_provider_music.core.content.sniff_container`) each declared upload
+#: type must be: the API answers 400 to a "magic-byte mismatch", so the client refuses before sending.
+UPLOAD_CONTAINERS = {
+    "image/jpeg": ("JPEG",), "image/png": ("PNG",), "image/webp": ("WebP",),
+    "audio/mpeg": ("MPEG audio (MP3)", "MP3 (ID3)"), "audio/wav": ("WAV", "WAV (RF64)", "WAV (BW64)"),
+    "audio/mp4": _MP4, "audio/x-m4a": _MP4, "audio/aac": (*_MP4, "AAC (ADTS)"),
+}  # fmt: skip
 IMAGE_MAGIC = {"image/png": (b"\x89PNG\r\n\x1a\n",), "image/jpeg": (b"\xff\xd8\xff",), "image/webp": (b"RIFF",)}
-#: Job states of the contract, plus spellings a later revision might use.
-JOB_DONE = ("completed", "complete", "succeeded", "success")
-JOB_FAILED = ("failed", "error", "cancelled", "canceled", "rejected", "moderated")
-JOB_RUNNING = ("pending", "queued", "processing", "running", "started", "in_progress")
-#: Small clip fields kept in XCom and trigger events (never lyrics timing or the request echo).
-CLIP_FIELDS = ("clip", "title", "duration_s", "seed", "audio_url", "wav_url", "image_url", "created_at", "stem")
-TEXT_LIMIT = 1000
 #: Account fields never returned by the hook (the API redacts them, but they are credentials).
 ACCOUNT_SECRET_FIELDS = ("access_token", "refresh_token", "session_id")
 _EMAIL = re.compile(r"^[^@\s/\\?#]+@[^@\s/\\?#]+$")
@@ -98,6 +116,20 @@ def check_choice(name: str, value: Any, choices: Sequence[str], *, required: boo
         return None
     if value not in choices:
         raise InvalidInputError(f"{name} must be one of {', '.join(choices)}, got {value!r}"[:300])
+    return str(value)
+
+
+def check_model(name: str, value: Any, *, allow_unknown: bool = False) -> str | None:
+    """A FlowMusic model: one useapi.net documents (:data:`MODELS`), or any short text with ``allow_unknown``
+    (the enum is an open question of the digest: a model added later must stay usable, a typo must not pay)."""
+    if unset(value):
+        return None
+    if allow_unknown:
+        return check_text(name, value, required=True, max_length=64)
+    if value not in MODELS:
+        raise InvalidInputError(
+            f"{name} must be one of {', '.join(MODELS)} (the models useapi.net documents), got {value!r:.80}; "
+            "for a model added since, pass allow_unknown_model=True")
     return str(value)
 
 
@@ -252,9 +284,31 @@ def _check_edit_ranges(operation: str, params: Mapping[str, Any]) -> None:
             raise InvalidInputError("effect 'Fade' needs fade_in_s or fade_out_s greater than 0")
 
 
+#: Edit fields that must lie within the source clip (the service refuses them past its duration).
+WITHIN_CLIP = {"effect": ("end_s",), "replace": ("mask_end_s",)}
+
+
+def check_within_clip(body: Mapping[str, Any], duration: Any) -> None:
+    """Trim ``end_s`` and replace ``mask_end_s`` must be <= the clip's duration (when it is known)."""
+    seconds = seconds_of(duration)
+    if seconds is None:
+        return
+    names = WITHIN_CLIP.get(str(body.get("operation")), ())
+    if body.get("operation") == "effect" and body.get("effect") != "Trim":
+        return
+    for name in names:
+        value = body.get(name)
+        if isinstance(value, (int, float)) and value > seconds:
+            raise InvalidInputError(f"{name} ({value:g} s) is past the end of clip {body.get('clip')!r}: it "
+                                    f"must be at most the clip's duration ({seconds:g} s)")
+
+
 def build_edit_body(operation: Any, clip: Any, *, seed: Any = None, title: Any = None,
-                    params: Mapping[str, Any] | None = None, **dispatch: Any) -> dict[str, Any]:
-    """Validate POST music/edit arguments for one ``operation`` and build its body (no request)."""
+                    params: Mapping[str, Any] | None = None, clip_duration: Any = None,
+                    **dispatch: Any) -> dict[str, Any]:
+    """Validate POST music/edit arguments for one ``operation`` and build its body (no request).
+
+    ``clip_duration`` (seconds, when known): Trim ``end_s`` / replace ``mask_end_s`` must not pass it."""
     op = check_choice("operation", operation, EDIT_OPERATIONS, required=True)
     assert op is not None
     required, optional = EDIT_FIELDS[op]
@@ -269,6 +323,7 @@ def build_edit_body(operation: Any, clip: Any, *, seed: Any = None, title: Any =
     body: dict[str, Any] = {"operation": op, "clip": check_id("clip", clip)}
     body.update({name: _edit_value(name, value) for name, value in given.items()})
     _check_edit_ranges(op, body)
+    check_within_clip(body, clip_duration)
     number = check_number("seed", seed, 0, None, integer=True)
     if number is not None:
         body["seed"] = int(number)
@@ -317,6 +372,16 @@ def check_upload_size(name: str, size: int | None, content_type: str) -> None:
         raise InvalidInputError(f"source: {name!r} is empty")
 
 
+def check_upload_match(name: str, container: str, content_type: str) -> None:
+    """Fail before sending when the detected ``container`` is not what ``content_type`` declares (names the
+    detected type and the type to declare; never the file's bytes)."""
+    if container in UPLOAD_CONTAINERS[content_type]:
+        return
+    fits = [t for t, names in UPLOAD_CONTAINERS.items() if container in names]
+    hint = f"pass content_type={fits[0]!r}" if fits else "FlowMusic does not take this format"
+    raise InvalidInputError(f"source: {name!r} is {container} but is declared {content_type}: {hint}")
+
+
 def check_image_head(name: str, head: bytes, content_type: str) -> None:
     """Fail before sending when an image's first bytes do not match its type (the API answers 400)."""
     magic = IMAGE_MAGIC.get(content_type)
@@ -327,10 +392,6 @@ def check_image_head(name: str, head: bytes, content_type: str) -> None:
 
 
 # ---- answers ---------------------------------------------------------------------------------------
-def invalid_answer(what: str, body: Any) -> InvalidResponseError:
-    return InvalidResponseError(f"FlowMusic {what} answered with an unexpected body: {describe_body(body)}")
-
-
 def parse_iso(value: Any) -> float | None:
     """Epoch seconds of an ISO 8601 time (``Z`` or offset; a naive time is UTC), else ``None``."""
     import datetime as dt
@@ -344,129 +405,6 @@ def parse_iso(value: Any) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     return when.timestamp()
-
-
-def _short(value: Any) -> Any:
-    if isinstance(value, str) and len(value) > TEXT_LIMIT:
-        return value[:TEXT_LIMIT] + "…"
-    return value
-
-
-def clip_summary(clip: Mapping[str, Any], stem: str | None = None) -> dict[str, Any]:
-    """The XCom-safe part of a clip: id, title, duration and query-less public URLs."""
-    out: dict[str, Any] = {}
-    for key in CLIP_FIELDS:
-        value = clip.get(key)
-        if value is None or isinstance(value, (dict, list)):
-            continue
-        if key.endswith("_url"):
-            value = redact_url(str(value)) if str(value).startswith(("http://", "https://")) else None
-        elif isinstance(value, float) and not math.isfinite(value):
-            value = None
-        if value is not None:
-            out[key] = _short(value)
-    if stem:
-        out["stem"] = stem
-    return out
-
-
-def _clips(body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    clips = body.get("clips")
-    return [c for c in clips if isinstance(c, Mapping) and c.get("clip")] if isinstance(clips, list) else []
-
-
-def _error_of(job: Mapping[str, Any]) -> dict[str, str] | None:
-    error = job.get("error")
-    if isinstance(error, Mapping):
-        return {"code": str(error.get("code") or "unknown")[:100], "message": str(error.get("message") or "")[:500]}
-    if isinstance(error, str) and error:
-        return {"code": "unknown", "message": error[:500]}
-    return None
-
-
-def job_summary(job: Mapping[str, Any]) -> dict[str, Any]:
-    """The XCom-safe part of a job record (ids, state, clips; never the request echo or lyrics)."""
-    clips = [clip_summary(c) for c in _clips(job)]
-    out: dict[str, Any] = {
-        "jobid": str(job.get("jobid")) if job.get("jobid") else None,
-        "email": job.get("email") if isinstance(job.get("email"), str) else None,
-        "status": str(job.get("status") or "").lower() or None,
-        "clips": clips,
-        "clip_ids": [c["clip"] for c in clips],
-    }
-    for key in ("operation", "created_at", "completed_at"):
-        if isinstance(job.get(key), str):
-            out[key] = job[key]
-    duration = job.get("duration_ms")
-    if isinstance(duration, (int, float)) and not isinstance(duration, bool) and math.isfinite(duration):
-        out["duration_ms"] = duration
-    error = _error_of(job)
-    if error:
-        out["error"] = error
-    return out
-
-
-def parse_job(body: Any, *, what: str = "job") -> dict[str, Any]:
-    """A job record (GET jobs/{jobid}, POST music 200/201, POST music/edit) -> :func:`job_summary`."""
-    if not isinstance(body, Mapping) or not (body.get("jobid") or _clips(body)):
-        raise invalid_answer(what, body)
-    return job_summary(body)
-
-
-def job_state(status: Any) -> str:
-    """``running``, ``success`` or ``failed`` for a job ``status`` (unknown spellings keep running)."""
-    text = str(status or "").strip().lower()
-    if text in JOB_DONE:
-        return "success"
-    if text in JOB_FAILED:
-        return "failed"
-    return "running"
-
-
-def job_poll_result(body: Any) -> PollResult:
-    """Interpret one GET jobs/{jobid} answer for operators, the sensor and the trigger."""
-    job = parse_job(body)
-    label = f"FlowMusic job {job['jobid']}"
-    state = job_state(job["status"])
-    if state == "failed":
-        error = job.get("error") or {"code": job["status"], "message": ""}
-        hint = " (cancelled through DELETE jobs/{jobid})" if error["code"] == "user_cancelled" else ""
-        return PollResult("failed", f"{label} failed: {error['code']}: {error['message']}{hint}", job)
-    if state == "success":
-        if not job["clips"]:
-            return PollResult("failed", f"{label} completed without clips", job)
-        titles = ", ".join(str(c.get("title") or c["clip"]) for c in job["clips"])
-        return PollResult("success", f"{label} completed: {len(job['clips'])} clip(s): {titles}", job)
-    known = job["status"] in JOB_RUNNING
-    note = "" if known else f" (unknown status {job['status']!r}; polling on)"
-    return PollResult("running", f"{label} is {job['status'] or 'without status'}{note}", job)
-
-
-def stem_name(clip: Mapping[str, Any], index: int) -> str:
-    """``drums``/``bass``/``vocals``/``other`` from an explicit field, the title suffix, or the order."""
-    for key in ("stem", "name", "type"):
-        if isinstance(clip.get(key), str) and clip[key].strip().lower() in STEM_NAMES:
-            return clip[key].strip().lower()
-    title = str(clip.get("title") or "").lower()
-    for name in STEM_NAMES:
-        if title.endswith(f"- {name}") or title.endswith(f"({name})"):
-            return name
-    return STEM_NAMES[index] if index < len(STEM_NAMES) else f"stem{index + 1}"
-
-
-def parse_stems(body: Any) -> list[dict[str, Any]]:
-    """POST music/edit ``stems``: a job-record-like object, ``{"stems": [...]}`` or a list of clips."""
-    items: Any = body
-    if isinstance(body, Mapping):
-        items = body.get("clips") if isinstance(body.get("clips"), list) else body.get("stems")
-    if isinstance(items, Mapping):  # {"drums": {clip...}, ...}
-        items = [{**v, "stem": k} for k, v in items.items() if isinstance(v, Mapping)]
-    if not isinstance(items, list):
-        raise invalid_answer("stems", body)
-    clips = [c for c in items if isinstance(c, Mapping) and c.get("clip")]
-    if not clips:
-        raise invalid_answer("stems", body)
-    return [clip_summary(c, stem_name(c, n)) for n, c in enumerate(clips)]
 
 
 def job_reply_ref(job: Mapping[str, Any]) -> str | None:
@@ -529,18 +467,6 @@ def parse_lyrics(body: Any) -> dict[str, Any]:
         raise invalid_answer("music/lyrics", body)
     keys = ("email", "title", "lyrics", "sound_prompt", "source", "credits_burned")
     return {k: body.get(k) for k in keys if body.get(k) is not None}
-
-
-def parse_music_page(body: Any) -> dict[str, Any]:
-    """GET music -> ``{email, clips: [summaries], next}`` (``next`` is None on the last page)."""
-    if not isinstance(body, Mapping) or not isinstance(body.get("clips"), list):
-        raise invalid_answer("GET music", body)
-    nxt = body.get("next")
-    return {
-        "email": body.get("email"),
-        "clips": [clip_summary(c) for c in _clips(body)],
-        "next": int(nxt) if isinstance(nxt, int) and not isinstance(nxt, bool) and nxt >= 0 else None,
-    }
 
 
 def clip_source_url(clip: Mapping[str, Any], source: str) -> str | None:

@@ -23,7 +23,8 @@ from airflow_provider_music.core.errors import (
     InvalidResponseError,
     redact_url,
 )
-from airflow_provider_music.core.polling import PollResult
+from airflow_provider_music.core.parsing import describe_only, number_of, seconds_of, text_of
+from airflow_provider_music.core.polling import PollResult, unknown_state
 from airflow_provider_music.core.validation import validate_id
 
 DEFAULT_BASE_URL = "https://api.useapi.net/v1/riffusion/"
@@ -271,22 +272,33 @@ def decode_song(song: Mapping[str, Any], *, decode_json_fields: bool = False) ->
     return out
 
 
+#: Song fields that only describe (issue 21 §2): converted or dropped with a warning, never fatal.
+_SONG_DESCRIBE = {
+    "title": lambda v: text_of(v, 300), "duration_s": seconds_of, "created_at": lambda v: text_of(v, 64),
+    "lyrics": lambda v: text_of(v, SUMMARY_TEXT_LIMIT), "sound": lambda v: text_of(v, SUMMARY_TEXT_LIMIT),
+    "image_id": lambda v: text_of(v, 200), "audio_upload_id": lambda v: text_of(v, 200),
+}
+
+
 def song_summary(song: Mapping[str, Any]) -> dict[str, Any]:
     """The small, XCom-safe part of a song. URLs lose their query string (signed links carry tokens there):
-    the download operator re-reads the song by id to get a fresh signed ``download_url``."""
-    out = {k: song.get(k) for k in SONG_SUMMARY_FIELDS if song.get(k) is not None}
-    for key in ("lyrics", "sound"):
-        text = out.get(key)
-        if isinstance(text, str) and len(text) > SUMMARY_TEXT_LIMIT:
-            out[key] = text[:SUMMARY_TEXT_LIMIT] + "…"
+    the download operator re-reads the song by id to get a fresh signed ``download_url``. What only describes
+    (title, duration, lyrics, ...) is converted or dropped with a warning; the ``id`` and ``status`` decide
+    (:class:`InvalidResponseError` naming the field)."""
+    ident, status = song.get("id"), song.get("status")
+    what = f"Riffusion song {str(ident)[:100]}"
+    if ident is not None and not isinstance(ident, str):
+        raise InvalidResponseError(f"{what}: 'id' is {type(ident).__name__}, not an id string")
+    if status is not None and not isinstance(status, str):
+        raise InvalidResponseError(f"{what}: 'status' is {type(status).__name__} {preview(status, 60)}, not a text")
+    out: dict[str, Any] = {k: v for k, v in (("id", ident), ("status", status)) if v is not None}
+    out.update(describe_only(dict(song), _SONG_DESCRIBE, what=what))
     for key in URL_FIELDS:
-        url = out.pop(key, None)
+        url = song.get(key)
         if isinstance(url, str):
             out[key] = redact_url(url)
-    ident = out.get("id")
     if isinstance(ident, str) and not out.get("share_url"):
         out["share_url"] = share_url(ident)
-    status = out.get("status")
     if isinstance(status, str) and status.lower() == "complete":
         out["status"] = "completed"
     return out
@@ -300,23 +312,34 @@ def share_url(song_id: str) -> str:
 
 
 def song_state(song: Mapping[str, Any]) -> str:
-    """``running``, ``success`` or ``failed`` for one song; unknown statuses are ``failed`` (fail closed)."""
-    status = str(song.get("status") or "").lower()
+    """``running``, ``success`` or ``failed`` for one song. A status this package does not know is ``running``
+    (never a success, never a failure the service may still finish): see :func:`song_unknown`. A status that
+    is no text at all is an :class:`InvalidResponseError` naming the field (it decides)."""
+    status = song.get("status")
+    if status is not None and not isinstance(status, str):
+        raise InvalidResponseError(f"Riffusion song {str(song.get('id'))[:100]}: 'status' is "
+                                   f"{type(status).__name__} {preview(status, 60)}, not a text")
+    status = (status or "").lower()
     if status in SONG_DONE:
         return "success"
-    if not status or status in SONG_RUNNING:
-        return "running"
-    return "failed"
+    if status in SONG_FAILED:
+        return "failed"
+    return "running"
+
+
+def song_unknown(song: Mapping[str, Any]) -> str | None:
+    """The warning note for a song whose status this package does not know, else None."""
+    status = str(song.get("status") or "").lower()
+    if not status or status in SONG_DONE + SONG_FAILED + SONG_RUNNING:
+        return None
+    return unknown_state(f"song {str(song.get('id'))[:100]}", song.get("status"), SONG_DONE + SONG_FAILED + ("processing",))
 
 
 def song_failure_reason(song: Mapping[str, Any]) -> str:
-    status = str(song.get("status") or "")
     for key in ("error", "reason", "failure_reason", "status_reason", "message"):
         if song.get(key):
             return str(song[key])[:500]
-    if status.lower() not in SONG_FAILED:
-        return f"unknown status {status[:50]!r} (not {', '.join(SONG_DONE)}): not treated as success"
-    return f"Riffusion reported status {status!r}"
+    return f"Riffusion reported status {str(song.get('status') or '')[:50]!r}"
 
 
 def parse_song_status(job_ids: Sequence[str], songs_by_job: Mapping[str, Sequence[Mapping[str, Any]]]) -> PollResult:
@@ -349,7 +372,10 @@ def parse_song_status(job_ids: Sequence[str], songs_by_job: Mapping[str, Sequenc
     message = f"{done} of {len(songs)} song(s) completed"
     if missing:
         message += f"; not visible yet: {', '.join(missing)}"
-    return PollResult("running", message, payload)
+    unknown = tuple(note for note in map(song_unknown, songs) if note)
+    if unknown:
+        message += "; " + "; ".join(unknown)
+    return PollResult("running", message, payload, unknown=unknown)
 
 
 def parse_started(value: Any) -> float | None:
@@ -388,12 +414,29 @@ def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+def _scalar(value: Any) -> Any:
+    """A describe-only value kept only when it is a text or a finite number (else None)."""
+    return number_of(value) if isinstance(value, int | float) and not isinstance(value, bool) else text_of(value, 300)
+
+
 def parse_match(match: Mapping[str, Any]) -> dict[str, Any]:
-    """One Audible Magic match -> snake_case keys (every documented field kept; the raw match too)."""
+    """One Audible Magic match -> snake_case keys (every documented field; describe-only: text or number)."""
     meta = _mapping(match.get("metadata"))
-    out: dict[str, Any] = {new: meta.get(old) for old, new in _MATCH_META_FIELDS.items()}
-    out.update({new: match.get(old) for old, new in _MATCH_FIELDS.items()})
+    out: dict[str, Any] = {new: _scalar(meta.get(old)) for old, new in _MATCH_META_FIELDS.items()}
+    out.update({new: _scalar(match.get(old)) for old, new in _MATCH_FIELDS.items()})
     return out
+
+
+def _unreadable_copyright(body: Mapping[str, Any], am: Mapping[str, Any]) -> list[str]:
+    """Copyright fields present but unreadable: the copyright gate never reads them as "no match"."""
+    raw = am.get("matches")
+    bad = [] if raw is None or (isinstance(raw, list) and all(isinstance(m, Mapping) for m in raw)) else [
+        "audible_magic_response.matches"]
+    if body.get("audible_magic_response") is not None and not isinstance(body.get("audible_magic_response"), Mapping):
+        bad.append("audible_magic_response")
+    if body.get("is_flagged") is not None and not isinstance(body.get("is_flagged"), bool):
+        bad.append("is_flagged")
+    return bad
 
 
 def parse_upload(body: Any, requested_id: str | None = None) -> dict[str, Any]:
@@ -427,12 +470,15 @@ def parse_upload(body: Any, requested_id: str | None = None) -> dict[str, Any]:
         "lyrics": lyrics if isinstance(lyrics, str) else None,
         "is_flagged": body["is_flagged"] if isinstance(body.get("is_flagged"), bool) else None,
         "matches": matches,
-        "audible_magic_status": am.get("statusCode"),
-        "audible_magic_description": am.get("statusDescription"),
-        "unknown_asset_id": am.get("unknownAssetID"),
-        "unknown_media_file_duration": am.get("unknownMediaFileDuration"),
+        "audible_magic_status": _scalar(am.get("statusCode")),
+        "audible_magic_description": text_of(am.get("statusDescription"), 300),
+        "unknown_asset_id": text_of(am.get("unknownAssetID"), 200),
+        "unknown_media_file_duration": seconds_of(am.get("unknownMediaFileDuration")),
     }
-    out.update({key: body.get(key) for key in _UPLOAD_TEXT_FIELDS})
+    out.update({key: text_of(body.get(key), 300) for key in _UPLOAD_TEXT_FIELDS})  # describe-only
+    unreadable = _unreadable_copyright(body, am)
+    if unreadable:
+        out["copyright_unreadable"] = unreadable
     out["raw"] = dict(body)
     return out
 
@@ -444,38 +490,35 @@ def _text(value: Any) -> str | None:
 
 
 def upload_state(status: Any) -> str:
-    """``running``, ``success`` or ``failed`` for an upload status; unknown statuses fail closed."""
-    if status is None:
-        return "running"
+    """``running``, ``success`` or ``failed`` for an upload status. The docs call every status but ``pending``
+    usable, but a status this package does not know is no proof of a usable upload: it is ``running`` (polled
+    on with a warning) until a known status or the deadline, whose timeout names it."""
     text = str(status).lower()
-    if text in UPLOAD_PENDING:
-        return "running"
     if text in UPLOAD_DONE:
         return "success"
-    return "failed"
+    if text in UPLOAD_FAILED:
+        return "failed"
+    return "running"
 
 
 def parse_upload_status(upload: Mapping[str, Any]) -> PollResult:
-    """``pending`` -> running; ``complete``/``completed`` -> success; ``failed`` and every state this package
-    does not know (``rejected``, ``moderated``, ``copyright_blocked``, ...) -> failed: never a silent success."""
+    """``pending`` -> running; ``complete``/``completed`` -> success; ``failed`` -> failed; every state this
+    package does not know (``rejected``, ``moderated``, ...) -> running with a warning: never a success."""
     status = upload.get("status")
     payload = {k: v for k, v in upload.items() if k != "raw"}
     state = upload_state(status)
     ident = upload.get("id")
     if status is None:
         return PollResult("running", "no status reported yet", payload)
-    if state == "running":
-        return PollResult("running", f"upload {ident} is {status}", payload)
     if state == "success":
         return PollResult("success", f"upload {ident} is {status}", payload)
-    if str(status).lower() in UPLOAD_FAILED:
+    if state == "failed":
         return PollResult("failed", f"upload {ident} processing failed", payload)
-    return PollResult(
-        "failed",
-        f"upload {ident} has status {str(status)[:50]!r}, which this package does not know (known: "
-        f"{', '.join(UPLOAD_PENDING + UPLOAD_DONE + UPLOAD_FAILED)}): not treated as success",
-        payload,
-    )
+    if str(status).lower() in UPLOAD_PENDING:
+        return PollResult("running", f"upload {ident} is {status}", payload)
+    note = unknown_state(f"upload {ident}", status, ("pending",) + UPLOAD_DONE + UPLOAD_FAILED)
+    return PollResult("running", note + " (the docs call any status but pending usable: check the upload, then "
+                      "pass its id to create-compose yourself if it is)", payload, unknown=(note,))
 
 
 def copyright_problem(upload: Mapping[str, Any]) -> str | None:
@@ -488,6 +531,9 @@ def copyright_problem(upload: Mapping[str, Any]) -> str | None:
         return f"Audible Magic matched {len(matches)} copyrighted work(s): {titles}"
     if upload.get("is_flagged"):
         return "the upload was flagged (is_flagged=true) by Riffusion's copyright check"
+    unreadable = upload.get("copyright_unreadable")
+    if unreadable:  # fail closed: an answer the check cannot read is never "no match"
+        return f"the copyright answer is unreadable ({', '.join(map(str, unreadable))}): not reported as no match"
     return None
 
 

@@ -101,13 +101,53 @@ def check_upload_content(
     found = sniff_container(head)
     if found is not None and found[1] & kinds:
         return found[0]
-    preview = head[:16].decode("latin-1").encode("unicode_escape").decode("ascii")
     wanted = " or ".join(sorted(kinds))
-    what = f"a {found[0]} file ({'/'.join(sorted(found[1]))})" if found else f"no known {wanted} format"
-    raise InvalidInputError(
-        f"{argument}: {upload.name!r} is {what}: it starts with '{preview}'; give {wanted} "
-        f"({_examples(kinds)})"
-    )
+    # the detected type only, never the bytes: a secrets file passed by mistake must not reach the log
+    what = (f"a {found[0]} file ({'/'.join(sorted(found[1]))})" if found
+            else f"not a known {wanted} format (it looks like {describe_content(head)})")
+    raise InvalidInputError(f"{argument}: {upload.name!r} is {what}; give {wanted} ({_examples(kinds)})")
+
+
+#: (prefix, description) of common non-media files, for the error of a refused upload.
+_OTHER_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"PK\x03\x04", "a ZIP archive"), (b"PK\x05\x06", "a ZIP archive"), (b"\x1f\x8b", "gzip data"),
+    (b"%PDF-", "a PDF document"), (b"\x7fELF", "an ELF executable"), (b"MZ", "a Windows executable"),
+    (b"BZh", "bzip2 data"), (b"\xfd7zXZ\x00", "xz data"), (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"SQLite format 3\x00", "an SQLite database"), (b"-----BEGIN ", "a PEM key or certificate"),
+)
+
+
+def describe_content(head: bytes) -> str:
+    """What the first bytes of a file look like, in words that quote none of them (``"text"``, ``"JSON
+    text"``, ``"an HTML page"``, ``"a ZIP archive"``, ``"binary data of an unknown format"``...)."""
+    if not head:
+        return "empty"
+    for prefix, description in _OTHER_SIGNATURES:
+        if head.startswith(prefix):
+            return description
+    text = _as_text(head)
+    if text is None:
+        return "binary data of an unknown format"
+    start = text.lstrip("\ufeff \t\r\n")[:64].lower()
+    if start.startswith(("<!doctype html", "<html")):
+        return "an HTML page"
+    if start.startswith("<?xml") or start.startswith("<"):
+        return "XML/markup text"
+    if start.startswith(("{", "[")):
+        return "JSON text"
+    if start.startswith("#!"):
+        return "a script (text)"
+    return "text"
+
+
+def _as_text(head: bytes) -> str | None:
+    """``head`` as text when it is (UTF-8/UTF-16 with a BOM, or mostly printable), else ``None``."""
+    for bom, codec in ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+        if head.startswith(bom):
+            return head[2:].decode(codec, "replace")
+    sample = head[:1024].decode("utf-8", "replace")
+    printable = sum(ch.isprintable() or ch in "\t\r\n" for ch in sample)
+    return sample if sample and printable / len(sample) > 0.95 else None
 
 
 def _examples(kinds: frozenset[str]) -> str:

@@ -232,3 +232,50 @@ def _move_into_place(tmp: ObjectStoragePath, destination: ObjectStoragePath, arg
     else:
         return
     raise failure
+
+
+def capped_source(source: UploadSource, limit: int, *, argument: str = "source", what: str = "the API's") -> UploadSource:
+    """``source`` that can never send more than ``limit`` bytes: reading fails with an
+    :class:`InvalidInputError` BEFORE handing out the block that would pass the limit, so nothing over the
+    cap leaves, also for a stream of unknown size (a pipe) that the size check before sending cannot see."""
+    opener = source._opener
+
+    def open_capped() -> IO[bytes]:
+        return _CappedReader(opener(), limit, f"{argument}: {source.name!r} is larger than {limit} bytes "
+                                              f"({limit / 2**20:.0f} MB), {what} limit: the upload was stopped "
+                                              "before the limit was passed", source.size)  # type: ignore[return-value]
+
+    return UploadSource(name=source.name, size=source.size, _opener=open_capped, reopenable=source.reopenable)
+
+
+class _CappedReader:
+    """Reads ``fobj`` in blocks; raises before returning a block that would pass ``limit`` bytes in total."""
+
+    def __init__(self, fobj: IO[bytes], limit: int, message: str, size: int | None) -> None:
+        self._fobj, self._left, self._message, self._size = fobj, limit, message, size
+        self.name = getattr(fobj, "name", "upload")
+
+    def __len__(self) -> int:  # requests: a known size goes out as Content-Length, else chunked
+        return self._size or 0
+
+    def __bool__(self) -> bool:  # requests sends ``data or {}``: an unsized stream is still a body
+        return True
+
+    def __iter__(self) -> Iterator[bytes]:
+        from airflow_provider_music.core.multipart import UPLOAD_BLOCK
+
+        return iter(lambda: self.read(UPLOAD_BLOCK), b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        want = self._left + 1 if size is None or size < 0 else min(size, self._left + 1)
+        data = self._fobj.read(want) or b""
+        if len(data) > self._left:
+            raise InvalidInputError(self._message)
+        self._left -= len(data)
+        return data
+
+    def close(self) -> None:
+        self._fobj.close()

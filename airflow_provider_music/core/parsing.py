@@ -7,6 +7,10 @@
 * :func:`parsing` - ``with parsing("GET /v1/songs/{id}"):`` (or ``@parsing(...)``) converts ``TypeError``,
   ``AttributeError``, ``KeyError``, ``IndexError``, ``ValueError``, ``OverflowError`` and ``RecursionError``
   raised while interpreting an answer into ``InvalidResponseError(call=...)``.
+* Describe-only values (issue 21 §2: once paid work exists, what only DESCRIBES - titles, durations, names,
+  costs, lyrics - never fails the task; what DECIDES - ids, states, URLs - stays strict):
+  :func:`seconds_of`, :func:`number_of`, :func:`text_of`, :func:`format_seconds` convert or return ``None``
+  (never raise); :func:`describe_only` applies them to a record's fields and logs what it dropped.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 import math
+import re
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
@@ -22,6 +28,7 @@ from airflow_provider_music.core.errors import InvalidResponseError, MusicApiErr
 from airflow_provider_music.core.redaction import describe_body
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = logging.getLogger(__name__)
 #: Deeper JSON than this is refused before Python's recursion limit is anywhere near.
 MAX_JSON_DEPTH = 200
 PARSER_ERRORS = (TypeError, AttributeError, KeyError, IndexError, ValueError, OverflowError, RecursionError)
@@ -147,3 +154,69 @@ def guarded(call: str) -> Callable[[F], F]:
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+# ---- describe-only values: converted or dropped, never fatal ---------------------------------------------
+_CLOCK = re.compile(r"^(?:(\d{1,4}):)?(\d{1,4}):(\d{1,2}(?:\.\d+)?)$")
+#: Longest describe-only text kept (titles, lyrics, names): longer ones are cut with an ellipsis.
+TEXT_LIMIT = 1000
+
+
+def number_of(value: Any) -> float | None:
+    """A finite number from a number or a numeric text (``"12.5"``); ``None`` for anything else (booleans,
+    NaN, infinities, objects, lists, unparsable text). Never raises."""
+    if isinstance(value, bool):
+        return None
+    try:
+        number = float(value.strip()) if isinstance(value, str) else float(value) if isinstance(value, int | float) else None
+    except (ValueError, OverflowError):
+        return None
+    return number if number is not None and math.isfinite(number) else None
+
+
+def seconds_of(value: Any) -> float | None:
+    """Seconds (>= 0) from a number, a numeric text (``"12.5"``, ``"12.5 s"``) or a clock text (``"3:20"``,
+    ``"1:02:03"``); ``None`` for anything else. Never raises."""
+    if isinstance(value, str):
+        text = value.strip().lower().removesuffix("s").strip()
+        clock = _CLOCK.match(text)
+        if clock:
+            hours, minutes, secs = clock.groups()
+            value = int(hours or 0) * 3600 + int(minutes) * 60 + float(secs)
+        else:
+            value = text
+    seconds = number_of(value)
+    return seconds if seconds is not None and seconds >= 0 else None
+
+
+def format_seconds(value: Any) -> str:
+    """``"200"`` for 200.0 or ``"3:20"``; ``"?"`` when the value says nothing usable (never raises)."""
+    seconds = seconds_of(value)
+    return "?" if seconds is None else f"{seconds:.0f}"
+
+
+def text_of(value: Any, limit: int = TEXT_LIMIT) -> str | None:
+    """A text from a string (cut to ``limit`` with an ellipsis) or a finite number; ``None`` otherwise."""
+    if isinstance(value, str):
+        return value if len(value) <= limit else value[:limit] + "…"
+    number = number_of(value) if isinstance(value, int | float) else None
+    return None if number is None else str(value)[:40]
+
+
+def describe_only(
+    record: Any, fields: dict[str, Callable[[Any], Any]], *, what: str, logger: Any = log,
+) -> dict[str, Any]:
+    """``{name: convert(record[name])}`` for the describe-only ``fields`` present in ``record``; a value the
+    converter cannot use is dropped with one WARNING naming ``what`` and the field (the task goes on)."""
+    out: dict[str, Any] = {}
+    source = record if isinstance(record, dict) else {}
+    for name, convert in fields.items():
+        value = source.get(name)
+        if value is None:
+            continue
+        converted = convert(value)
+        if converted is None:
+            logger.warning("%s: ignoring %s = %s (describe-only, not usable)", what, name, _kind(value))
+            continue
+        out[name] = converted
+    return out

@@ -26,15 +26,33 @@ PollState = Literal["running", "success", "failed"]
 
 @dataclass
 class PollResult:
-    """The state of one or more remote jobs at one poll. ``payload`` must stay small and JSON-primitive."""
+    """The state of one or more remote jobs at one poll. ``payload`` must stay small and JSON-primitive.
+
+    ``unknown`` lists states this package does not know (see :func:`unknown_state`): such a result is
+    ``running`` - never a success, never a failure the service may still turn into one - and every wait
+    (operator, sensor, trigger: ``triggers.base.Progress``) warns once per note; a timeout names them, as
+    the message holds them too.
+    """
 
     state: PollState
     message: str = ""
     payload: dict[str, Any] = field(default_factory=dict)
+    unknown: tuple[str, ...] = ()
 
     @property
     def done(self) -> bool:
         return self.state != "running"
+
+
+def unknown_state(what: str, value: Any, known: Any = ()) -> str:
+    """The note for a state this package does not know: ``upload u1: unknown state 'rejected' (known: ...)``.
+
+    The one convention of every API: an unknown state keeps the wait going (with a warning) until the job
+    reaches a known state or the deadline, whose timeout error names the state.
+    """
+    shown = f" (known: {', '.join(str(k) for k in known)})" if known else ""
+    where = f"{what}: " if what else ""
+    return f"{where}unknown state {str(value)[:50]!r}{shown}: not a success, polling on until the deadline"
 
 
 def wait_for(
@@ -56,6 +74,8 @@ def wait_for(
     timeout = non_negative_number(timeout, "timeout", optional=True)
     deadline = None if timeout is None else time.monotonic() + timeout
     wall_deadline = None if not timeout else time.time() + timeout  # timeout=0: one full poll
+    warned: set[str] = set()  # unknown states: one warning per state per wait
+    last = ""  # the timeout names the last state seen
     while True:
         try:
             with deadline_scope(wall_deadline):
@@ -67,9 +87,13 @@ def wait_for(
         else:
             if result.done:
                 return result
+            for note in sorted(set(result.unknown) - warned):
+                warned.add(note)
+                logger.warning("Waiting for %s: %s", describe, note)
             logger.info("Waiting for %s: %s", describe, result.message or result.state)
+            last = f" (last state: {result.message or result.state})"
         if deadline is not None and time.monotonic() >= deadline:
-            raise JobTimeoutError(f"Timed out after {timeout:.0f} s waiting for {describe}")
+            raise JobTimeoutError(f"Timed out after {timeout:.0f} s waiting for {describe}{last}")
         pause = poll_interval if deadline is None else max(0.0, min(poll_interval, deadline - time.monotonic()))
         _sleep(pause)
 

@@ -10,19 +10,24 @@ A secret is found and replaced by ``***`` in these forms, alone or mixed inside 
   longer base64 run (so ``Basic base64(user:token)`` is caught);
 * truncated: a prefix (6 characters or more) of the secret (what ``str(body)[:200]`` leaves of it at the cut).
 
-Hooks register their credentials with :func:`register_secret` when they read their connection;
-:class:`~airflow_provider_music.core.errors.MusicApiError` scrubs its message with every registered secret,
-so an error message built anywhere (transport, parser, operator) cannot carry a token.
+:func:`register_secret` is THE registration point of every credential: the connection's password and
+secret-named extras (``core/settings.py``) and every credential a hook method is handed (a FlowMusic refresh
+token, a Riffusion cookie: declared with :func:`secret_arguments`). It feeds both this scrubber and Airflow's
+log masker. :class:`~airflow_provider_music.core.errors.MusicApiError` scrubs its message with every
+registered secret, so an error message built anywhere (transport, parser, operator) cannot carry one.
 """
 
 from __future__ import annotations
 
 import base64
 import functools
+import inspect
 import re
 import threading
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 MASK = "***"
 #: Secrets shorter than this are not scrubbed (they would mask ordinary words).
@@ -35,13 +40,61 @@ _REGISTRY_LOCK = threading.Lock()
 
 
 def register_secret(secret: Any) -> None:
-    """Remember ``secret`` so every later :func:`redact` (and every provider error message) removes it."""
-    if isinstance(secret, str) and len(secret) >= MIN_SECRET_LENGTH:
+    """Remember ``secret`` so every later :func:`redact` (and every provider error message) removes it, and
+    hand it to Airflow's log masker. Surrounding whitespace is registered stripped as well (what is sent)."""
+    if not isinstance(secret, str):
+        return
+    for form in dict.fromkeys((secret, secret.strip())):
+        if len(form) < MIN_SECRET_LENGTH:
+            continue
         with _REGISTRY_LOCK:
-            new = secret not in _REGISTRY
-            _REGISTRY.add(secret)
+            new = form not in _REGISTRY
+            _REGISTRY.add(form)
         if new:  # Airflow's masker once per secret (in a triggerer each call is a round trip to the supervisor)
-            _mask_in_airflow_logs(secret)
+            _mask_in_airflow_logs(form)
+
+
+def secret_arguments(*names: str) -> Callable[[F], F]:
+    """Declare the credential arguments of a hook method: each is :func:`register_secret`-ed before the
+    method runs, so no error, log line or repr of the call can carry it (sync and ``async`` methods).
+
+    >>> @secret_arguments("refresh_token")
+    ... def add_account(self, refresh_token: str, max_jobs: int | None = None): ...
+    """
+
+    def decorate(func: F) -> F:
+        signature = inspect.signature(func)
+        unknown = [n for n in names if n not in signature.parameters]
+        if unknown:
+            raise TypeError(f"{func.__qualname__} has no argument {unknown[0]!r}")
+
+        def register(args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+            try:
+                bound = signature.bind_partial(*args, **kwargs).arguments
+            except TypeError:  # the call itself is wrong: Python says so when the function runs
+                return
+            for name in names:
+                register_secret(bound.get(name))
+
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                register(args, kwargs)
+                return await func(*args, **kwargs)
+
+            wrapper: Any = async_wrapper
+        else:
+
+            @functools.wraps(func)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                register(args, kwargs)
+                return func(*args, **kwargs)
+
+        wrapper.__secret_arguments__ = tuple(names)
+        return wrapper  # type: ignore[no-any-return]
+
+    return decorate
 
 
 def _mask_in_airflow_logs(secret: str) -> None:

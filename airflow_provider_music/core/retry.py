@@ -66,13 +66,14 @@ class RetryPolicy:
         def before_sleep(retry_state: tenacity.RetryCallState) -> None:
             exc = retry_state.outcome.exception() if retry_state.outcome else None
             wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
+            what, detail = _call_once(describe, exc)
             logger.warning(
                 "Retrying %s in %.1f s (attempt %d of %d failed: %s)",
-                describe,
+                what,
                 wait,
                 retry_state.attempt_number,
                 self.max_attempts,
-                exc,
+                detail,
             )
 
         return {
@@ -105,3 +106,13 @@ class _StopAtDeadline(tenacity.stop.stop_base):
             return False
         return time.time() + getattr(retry_state, "upcoming_sleep", 0.0) >= self.deadline
 
+
+def _call_once(describe: str, exc: BaseException | None) -> tuple[str, Any]:
+    """The retry line names the call once: as the error names it (a hook may show an id once, where the
+    request path has it percent-encoded), followed by the rest of the error."""
+    if not isinstance(exc, MusicApiError) or not exc.method or not exc.path:
+        return describe, exc
+    what, text = f"{exc.method} {exc.path}", str(exc)
+    if not text.startswith(what):
+        return describe, exc
+    return what, text[len(what):].lstrip(" :").removeprefix("failed with ")

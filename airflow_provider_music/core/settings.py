@@ -20,7 +20,13 @@ DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 DEFAULT_MAX_DOWNLOAD_BYTES = 8 * 1024 * 1024 * 1024
 
 #: Extras holding credentials besides the password (scrubbed from errors like the token).
-_SECRET_EXTRA = re.compile(r"secret|password|token|api_?key", re.IGNORECASE)
+_SECRET_EXTRA = re.compile(r"secret|passw|token|api_?key|access_?key|private_?key|passphrase|cookie|credential",
+                           re.IGNORECASE)
+
+#: Extras read here that are another spelling of a standard connection field, which the form shows (labelled)
+#: instead: ``base_url`` / ``scheme`` of the host (Base URL), ``api_key`` / ``token`` of the password.
+#: Every other extra a hook reads has its own labelled field in ``get_provider_info`` (tests/ui check it).
+FIELD_ALIASES: Mapping[str, str] = {"base_url": "host", "scheme": "host", "api_key": "password", "token": "password"}
 
 
 def _coerce_float(name: str, value: Any, default: float, *, minimum: float = 0.0) -> float:
@@ -48,6 +54,8 @@ class ApiSettings:
     conn_id: str
     base_url: str
     token: str = field(repr=False)
+    #: The connection's type as Airflow gives it (``None`` when the connection sets none).
+    conn_type: str | None = None
     extras: Mapping[str, Any] = field(default_factory=dict, repr=False)
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
@@ -128,6 +136,7 @@ def settings_from_connection(conn: Any, *, conn_id: str, default_base_url: str) 
     )
     return ApiSettings(
         conn_id=conn_id,
+        conn_type=(str(getattr(conn, "conn_type", None) or "").strip().lower().replace("-", "_") or None),
         base_url=build_base_url(
             getattr(conn, "host", None), getattr(conn, "port", None), getattr(conn, "schema", None), extras, default_base_url
         ),
@@ -141,12 +150,12 @@ def settings_from_connection(conn: Any, *, conn_id: str, default_base_url: str) 
 
 
 def _limits(extras: Mapping[str, Any]) -> dict[str, Any]:
-    def number(name: str, default: float) -> float:
-        return _coerce_float(name, extras_get(extras, name), default, minimum=0.001)
-
+    # every extra name is a literal here: tests/ui derive the list of extras the form must label from them
     return {
-        "request_timeout": number("request_timeout", DEFAULT_REQUEST_TIMEOUT),
-        "transfer_timeout": number("transfer_timeout", DEFAULT_TRANSFER_TIMEOUT),
+        "request_timeout": _coerce_float("request_timeout", extras_get(extras, "request_timeout"),
+                                         DEFAULT_REQUEST_TIMEOUT, minimum=0.001),
+        "transfer_timeout": _coerce_float("transfer_timeout", extras_get(extras, "transfer_timeout"),
+                                          DEFAULT_TRANSFER_TIMEOUT, minimum=0.001),
         "max_response_bytes": _coerce_int("max_response_bytes", extras_get(extras, "max_response_bytes"),
                                           DEFAULT_MAX_RESPONSE_BYTES, minimum=1),
         "max_download_bytes": _coerce_int("max_download_bytes", extras_get(extras, "max_download_bytes"),

@@ -3,9 +3,13 @@
 In a triggerer every trigger builds its own hook. Resolving the connection goes through the triggerer's
 supervisor (one request/answer round trip each, plus secret masking); a thousand triggers starting at once
 queued a thousand round trips and starved the polls (bench/README.md, "waiting at scale"). Triggers of one
-hook class and connection id therefore share one lookup: a single lookup in flight per key, its result kept
-for :data:`SETTINGS_TTL` seconds (a connection edited in the UI reaches running triggers within that time).
+connection id therefore share one lookup: a single lookup in flight per key, its result kept for
+:data:`SETTINGS_TTL` seconds (a connection edited in the UI reaches running triggers within that time).
 Failed lookups are never cached.
+
+What is shared is the *connection*, keyed on what its lookup depends on; each hook makes its own settings
+from it (``MusicApiHook.aget_settings``), so nothing a hook's constructor overrides (``retry_policy``...)
+can leak from one hook to another: a hook asking for 4 attempts once got another hook's 1.
 """
 
 from __future__ import annotations

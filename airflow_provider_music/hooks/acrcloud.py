@@ -54,6 +54,7 @@ from airflow_provider_music.contract.acrcloud import (
     page_of,
     parse_dump_status,
     parse_files_status,
+    parse_uploaded_file,
     parse_user_defined,
     split_ids,
     to_float,
@@ -81,7 +82,7 @@ from airflow_provider_music.core import (
     resolve_source,
     safe_file_name,
 )
-from airflow_provider_music.core.redaction import redact, redact_data
+from airflow_provider_music.core.redaction import redact, redact_data, register_secret
 from airflow_provider_music.core.validation import path_segment
 from airflow_provider_music.hooks.acrcloud_batch import FILE_POLL_BATCHER
 from airflow_provider_music.hooks.acrcloud_fs import AcrCloudFileScanningMixin, ScanContainerMismatchError
@@ -95,7 +96,9 @@ class AcrCloudHook(AcrCloudFileScanningMixin):
     the FsFiles host ``api-<region>``), ``identify_host``, ``access_key`` and ``access_secret`` (a
     recognition project's keys, for :meth:`identify`), ``dump_path`` (``dump`` as documented or
     ``files/dump`` as the official CLI), ``fs_base_url`` (host of file-scanning files, overriding the
-    region rule), ``metadata_base_url`` (default ``https://eu-api-v2.acrcloud.com/api``).
+    region rule), ``metadata_base_url`` (default ``https://eu-api-v2.acrcloud.com/api``), ``console_url``
+    (base of the task-page console link). Each has a labelled field in the connection form
+    (``get_provider_info``); a connection of another type fails before any request.
     """
 
     conn_name_attr = "acrcloud_conn_id"
@@ -264,7 +267,7 @@ class AcrCloudHook(AcrCloudFileScanningMixin):
             body = self._upload_file_bytes(path, data_type, source, url or acrid, title, ud, filename)
         else:
             body = self.request_json("POST", path, json_body=link_upload_body(data_type, source, url, acrid, title, ud))
-        record = normalize_file(data_object(body, describe=f"POST {path}"))
+        record = parse_uploaded_file(body, describe=f"POST {path}")
         self.log.info(
             "Uploaded %s to ACRCloud bucket %s: file id %s, acr_id %s", data_type, bucket, record.get("id"), record.get("acr_id"),
         )
@@ -459,11 +462,15 @@ class AcrCloudHook(AcrCloudFileScanningMixin):
     # ---- base projects (identification credentials for custom buckets) --------------------------
     def list_base_projects(self, *, page: int | None = None, per_page: int | None = None) -> dict[str, Any]:
         params = clean_params({"page": page, "per_page": per_page})
-        return page_of(self.request_json("GET", "base-projects", params=params), describe="GET base-projects")
+        page = page_of(self.request_json("GET", "base-projects", params=params), describe="GET base-projects")
+        for project in page.get("data") or ():
+            _register_project_secret(project)
+        return page
 
     def get_base_project(self, project_id: Any) -> dict[str, Any]:
         pid = bucket_path(project_id, argument="project_id")
-        return data_object(self.request_json("GET", f"base-projects/{pid}"), describe=f"GET base-projects/{pid}")
+        return _register_project_secret(
+            data_object(self.request_json("GET", f"base-projects/{pid}"), describe=f"GET base-projects/{pid}"))
 
     def create_base_project(
         self, name: str, *, region: str, buckets: list[Any], type: str = "AVR",  # noqa: A002
@@ -472,7 +479,8 @@ class AcrCloudHook(AcrCloudFileScanningMixin):
         """Create a base project; the answer carries ``access_key`` and ``access_secret`` (a secret)."""
         body = project_body(name=name, region=region, type=type, buckets=buckets, audio_type=audio_type,
                             external_ids=external_ids)
-        return data_object(self.request_json("POST", "base-projects", json_body=body), describe="POST base-projects")
+        return _register_project_secret(
+            data_object(self.request_json("POST", "base-projects", json_body=body), describe="POST base-projects"))
 
     def update_base_project(
         self, project_id: Any, *, name: str | None = None, buckets: list[Any] | None = None, audio_type: str | None = None
@@ -480,7 +488,7 @@ class AcrCloudHook(AcrCloudFileScanningMixin):
         pid = bucket_path(project_id, argument="project_id")
         body = project_body(name=name, buckets=buckets, audio_type=audio_type, creating=False)
         result = self.request_json("PUT", f"base-projects/{pid}", json_body=body)
-        return data_object(result, describe=f"PUT base-projects/{pid}")
+        return _register_project_secret(data_object(result, describe=f"PUT base-projects/{pid}"))
 
     def delete_base_project(self, project_id: Any) -> None:
         self.request_json("DELETE", f"base-projects/{bucket_path(project_id, argument='project_id')}")
@@ -555,3 +563,10 @@ __all__ = [
     "compact_file", "identify_signature", "join_ids", "normalize_file", "page_meta", "parse_dump_status",
     "parse_files_status", "parse_fs_files_status", "parse_user_defined", "split_ids", "to_float", "to_int",
 ]
+
+
+def _register_project_secret(project: Any) -> Any:
+    """A base project's ``access_secret`` is a credential: scrubbed from every later log line and error."""
+    if isinstance(project, dict):
+        register_secret(project.get("access_secret"))
+    return project

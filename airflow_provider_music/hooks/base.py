@@ -27,7 +27,7 @@ from airflow_provider_music.core.errors import (
 from airflow_provider_music.core.files import UploadSource, to_storage_path
 from airflow_provider_music.core.multipart import MultipartBody
 from airflow_provider_music.core.parsing import parsing
-from airflow_provider_music.core.redaction import redact
+from airflow_provider_music.core.redaction import redact, secret_arguments
 from airflow_provider_music.core.retry import RetryPolicy
 from airflow_provider_music.core.settings import ApiSettings, settings_from_connection
 from airflow_provider_music.core.settings_cache import shared_lookup
@@ -42,6 +42,9 @@ from airflow_provider_music.core.transport import (
     send_once,
 )
 from airflow_provider_music.hooks.connection_form import connection_type_info, install_connection_form
+
+#: Connection types that name no API: refused with a message saying which type to set.
+GENERIC_CONN_TYPES = frozenset({"http", "https", "generic"})
 
 if TYPE_CHECKING:
     import aiohttp
@@ -61,6 +64,12 @@ class MusicApiHook(BaseHook):
     conn_type = "music"
     hook_name = "Music API"
     default_base_url = "https://example.invalid/"
+    #: Connection types this hook accepts (default: its own ``conn_type``); see :meth:`check_conn_type`.
+    accepted_conn_types: tuple[str, ...] = ()
+
+    #: Declare a hook method's credential arguments: ``@MusicApiHook.secret_arguments("refresh_token")``.
+    #: Each is registered with the package's scrubber and Airflow's masker before the method runs.
+    secret_arguments = staticmethod(secret_arguments)
 
     def __init__(self, conn_id: str | None = None, *, retry_policy: RetryPolicy | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -71,6 +80,8 @@ class MusicApiHook(BaseHook):
 
     # ---- connection -------------------------------------------------------------------------
     def _make_settings(self, conn: Any) -> ApiSettings:
+        """The settings of this hook from ``conn`` (checked type first) and the constructor's overrides."""
+        self.check_conn_type(conn)
         settings = settings_from_connection(conn, conn_id=self.conn_id, default_base_url=self.default_base_url)
         if self._retry_override is not None:
             settings = ApiSettings(**{**settings.__dict__, "retry": self._retry_override})
@@ -94,22 +105,50 @@ class MusicApiHook(BaseHook):
                 f"AIRFLOW_CONN_{self.conn_id.upper()}"
             ) from None
 
+    def check_conn_type(self, conn: Any) -> None:
+        """Refuse, before any request, a connection made for another API (or a generic ``http`` one).
+
+        An empty type (a JSON ``AIRFLOW_CONN_*`` without ``conn_type``) says nothing against this API and is
+        accepted; a URI always sets one (its scheme, ``-`` read as ``_``: ``audioshake-tasks://``).
+        """
+        found = str(getattr(conn, "conn_type", None) or "").strip()
+        accepted = self.accepted_conn_types or (self.conn_type,)
+        if not found or found.lower().replace("-", "_") in accepted:
+            return
+        wanted = " or ".join(repr(t) for t in accepted)
+        why = ("a generic HTTP connection says nothing about which API it is for"
+               if found.lower() in GENERIC_CONN_TYPES else "that type belongs to another hook")
+        raise ConfigurationError(
+            f"{type(self).__name__} needs a connection of type {wanted}, but connection {self.conn_id!r} has "
+            f"type {found!r} ({why}): pass the id of a {wanted} connection, or set the connection's type to "
+            f"{accepted[0]!r} (in a URI: {accepted[0].replace('_', '-')}://...)"
+        )
+
     async def aget_settings(self) -> ApiSettings:
-        """Settings resolved without blocking the event loop (for triggers)."""
+        """Settings resolved without blocking the event loop (for triggers).
+
+        Many triggers share ONE connection lookup (core/settings_cache.py); the settings are then made by
+        each hook from that connection, so every constructor override (``retry_policy``...) is honoured.
+        """
         if self._settings is None:
-            # many triggers, one connection lookup (core/settings_cache.py)
-            self._settings = await shared_lookup((type(self), self.conn_id), self._alookup_settings)
+            conn = await shared_lookup(self._connection_key(), self._alookup_connection)
+            self._settings = self._make_settings(conn)
         return self._settings
 
-    async def _alookup_settings(self) -> ApiSettings:
+    def _connection_key(self) -> tuple[Any, ...]:
+        """What the connection lookup depends on: the connection id and how the class looks it up."""
+        cls = type(self)  # hooks of different classes share the lookup unless one looks up differently
+        methods = (cls.get_connection, getattr(cls, "aget_connection", None))
+        return ("connection", self.conn_id, *(getattr(m, "__func__", m) for m in methods))
+
+    async def _alookup_connection(self) -> Any:
         from airflow.providers.common.compat.connection import get_async_connection
         from airflow.providers.common.compat.sdk import AirflowNotFoundException
 
         try:
-            conn = await get_async_connection(self.conn_id, hook=self)
+            return await get_async_connection(self.conn_id, hook=self)
         except AirflowNotFoundException:
             raise ConfigurationError(f"Connection {self.conn_id!r} is not defined") from None
-        return self._make_settings(conn)
 
     def get_conn(self) -> requests.Session:
         """The hook's keep-alive ``requests.Session`` (created on first use)."""

@@ -22,10 +22,11 @@ from airflow_provider_music.core import (
     MusicApiError,
     PollResult,
     ValidationError,
-    check_audio_content,
+    check_upload_content,
     error_from_response,
     resolve_source,
 )
+from airflow_provider_music.core.files import capped_source
 from airflow_provider_music.core.lost import LostAnswerError
 from airflow_provider_music.hooks.base import MusicApiHook
 
@@ -82,6 +83,35 @@ def _advice(status: int, path: str) -> tuple[type[MusicApiError], str] | None:
     return None
 
 
+_ID_PARENTS = {"jobs": "{jobid}", "accounts": "{email}"}
+
+
+def _id_once(url: str, text: str) -> str:
+    """``url`` with its id segment said once in an error line: ``{jobid}`` when the API's answer names the id
+    itself, else the id as is (never raw AND percent-encoded)."""
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    segments = parts.path.split("/")
+    for n in range(1, len(segments)):
+        label = _ID_PARENTS.get(segments[n - 1])
+        if label and segments[n] and segments[n] != "usage":
+            ident = unquote(segments[n])
+            segments[n] = label if ident in text else ident
+    return urlunsplit(parts._replace(path="/".join(segments)))
+
+
+def _unnamed(exc: MusicApiError, jobid: str) -> None:
+    """Take the job id out of an error of a status or cancel call: the operator, sensor and trigger that make
+    these calls name the job once around the error (``Polling FlowMusic job jobid=... failed: ...``)."""
+    if not isinstance(jobid, str) or not jobid:  # refused before any request: nothing to take out
+        return
+    exc.message = exc.message.replace(jobid, "{jobid}")
+    exc.api_message = exc.api_message.replace(jobid, "{jobid}") if exc.api_message else exc.api_message
+    exc.path = exc.path.replace(jobid, "{jobid}") if exc.path else exc.path
+    exc.args = (exc.message,)
+
+
 class FlowMusicHook(MusicApiHook):
     """Talk to the FlowMusic API of useapi.net.
 
@@ -108,7 +138,7 @@ class FlowMusicHook(MusicApiHook):
 
     # ---- errors ---------------------------------------------------------------------------------
     def map_error(self, method: str, url: str, status: int, headers: Mapping[str, str], text: str) -> MusicApiError:
-        base = error_from_response(method, url, status, headers, text)
+        base = error_from_response(method, _id_once(url, text), status, headers, text)
         advice = _advice(status, str(base.path or "").rstrip("/"))
         if advice is not None:
             cls, hint = advice
@@ -150,8 +180,25 @@ class FlowMusicHook(MusicApiHook):
         return self._post_job("music/edit", body)
 
     def check_connection(self) -> None:
-        """GET jobs: cheap, authenticated, no side effects."""
+        """GET jobs (cheap, authenticated, no side effects), then :meth:`check_account`."""
         self.list_jobs()
+        self.check_account()
+
+    def check_account(self, email: str | None = None) -> dict[str, dict[str, Any]]:
+        """Pre-flight: refuse an account in error state (its every call would answer 596) before paid work.
+
+        ``email`` (else the connection's ``email`` extra) must be healthy; without either, at least one
+        account must be (the API picks a healthy one). Returns the accounts checked, keyed by e-mail."""
+        chosen = self._email(email)
+        accounts = {chosen: self.get_account(chosen)} if chosen else self.list_accounts()
+        broken = {e: str(a.get("error"))[:200] for e, a in accounts.items() if a.get("error")}
+        if broken and (chosen or len(broken) == len(accounts)):
+            where = "; ".join(f"{e}: {reason}" for e, reason in broken.items())
+            raise FlowMusicAccountError(
+                f"FlowMusic account in error state ({where}): every call on it answers 596. Re-add it with a "
+                "fresh flowmusic.app refresh token (POST accounts, FlowMusicHook.add_account(refresh_token=...))"
+                + ("" if chosen else " or add a healthy account"))
+        return accounts
 
     # ---- accounts -------------------------------------------------------------------------------
     def list_accounts(self) -> dict[str, dict[str, Any]]:
@@ -163,6 +210,7 @@ class FlowMusicHook(MusicApiHook):
         ident = fm.check_email("email", email, required=True) or ""
         return fm.public_account(self.request_json("GET", f"accounts/{fm.path_id(ident, 'email')}"))
 
+    @MusicApiHook.secret_arguments("refresh_token")  # scrubbed from every error/log, masked by Airflow
     def add_account(self, refresh_token: str, max_jobs: int | None = None) -> dict[str, Any]:
         """POST accounts: add or refresh an account from a flowmusic.app refresh token."""
         token = fm.check_text("refresh_token", refresh_token, required=True) or ""
@@ -268,17 +316,19 @@ class FlowMusicHook(MusicApiHook):
                     strip_metadata: bool | None = None) -> dict[str, Any]:
         """POST files: stream an image (jpeg/png/webp, 20 MB) or audio (mp3/wav/m4a/aac, 40 MB) as the body.
 
-        Type, size and first bytes are checked before anything is sent. Returns ``{id, url, kind, ...}``
-        for ``ref_images`` / ``ref_audios`` (usable only on the account it was uploaded to).
+        Type, size and first bytes are checked before anything is sent (the detected format must be the
+        declared ``content_type``); a stream of unknown size is stopped before it passes the type's cap.
+        Returns ``{id, url, kind, ...}`` for ``ref_images`` / ``ref_audios`` (usable only on the account it
+        was uploaded to).
         """
         src = resolve_source(source)
         ctype = fm.upload_content_type(src.name, content_type)
         fm.check_upload_size(src.name, src.size, ctype)
-        if ctype.startswith("audio/"):
-            check_audio_content(src)
-        elif src.reopenable:
-            with src.open() as fobj:
-                fm.check_image_head(src.name, fobj.read(16), ctype)
+        # every source, a pipe too (its first bytes are kept and sent first): the detected container must be
+        # the declared type, and no more than the type's cap is ever sent (a stream of unknown size stops there)
+        container = check_upload_content(src, allowed=("audio", "image"))
+        fm.check_upload_match(src.name, container, ctype)
+        src = capped_source(src, fm.UPLOAD_TYPES[ctype], what=f"FlowMusic's {ctype} upload")
         params: dict[str, Any] = {"email": self._email(email)}
         strip = fm.check_bool("strip_metadata", strip_metadata)
         if strip is not None:
@@ -320,18 +370,39 @@ class FlowMusicHook(MusicApiHook):
         return await self.arequest_json("GET", f"jobs/{fm.path_id(jobid, 'jobid')}")
 
     def job_status(self, jobid: str) -> PollResult:
-        """One poll of a job: running, success (payload = job summary) or failed."""
-        return fm.job_poll_result(self.get_job_record(jobid))
+        """One poll of a job: running, success (payload = job summary) or failed.
+
+        Error lines name the job id once. The wait loops around the ``JOB_STATUS`` calls name the job
+        themselves where they catch an error (a retryable one here, every one in the trigger and on cancel),
+        so those errors leave the id to them; an error that ends the task names it itself."""
+        try:
+            return fm.job_poll_result(self.get_job_record(jobid))
+        except MusicApiError as exc:
+            if exc.retryable:  # logged as "Polling FlowMusic job jobid=... failed, will poll again: ..."
+                _unnamed(exc, jobid)
+            raise
 
     async def ajob_status(self, jobid: str) -> PollResult:
-        return fm.job_poll_result(await self.aget_job_record(jobid))
+        try:
+            return fm.job_poll_result(await self.aget_job_record(jobid))
+        except MusicApiError as exc:
+            _unnamed(exc, jobid)
+            raise
 
     def cancel_job(self, jobid: str) -> None:
         """DELETE jobs/{jobid}: cancel a running job and free its slot (credits are spent anyway)."""
-        self.request("DELETE", f"jobs/{fm.path_id(jobid, 'jobid')}")
+        try:
+            self.request("DELETE", f"jobs/{fm.path_id(jobid, 'jobid')}")
+        except MusicApiError as exc:
+            _unnamed(exc, jobid)
+            raise
 
     async def acancel_job(self, jobid: str) -> None:
-        await self.arequest_json("DELETE", f"jobs/{fm.path_id(jobid, 'jobid')}")
+        try:
+            await self.arequest_json("DELETE", f"jobs/{fm.path_id(jobid, 'jobid')}")
+        except MusicApiError as exc:
+            _unnamed(exc, jobid)
+            raise
 
     def find_job(self, reply_ref: str, body: Mapping[str, Any], *, created_after: float | None = None) -> str | None:
         """The job created with ``reply_ref`` (or, when the echo lacks it, the same request) after a time.

@@ -171,6 +171,7 @@ class RiffusionHook(MusicApiHook):
         """GET accounts/{user_id}."""
         return self.request_json("GET", f"accounts/{path_segment(check_id('user_id', user_id), 'user_id')}") or {}
 
+    @MusicApiHook.secret_arguments("cookie")  # scrubbed from every error/log, masked by Airflow
     def create_account(self, cookie: str, max_jobs: int = 6) -> dict[str, Any]:
         """POST accounts: add or refresh an account from a riffusion.com cookie (post each cookie once)."""
         check_text("cookie", cookie, required=True)

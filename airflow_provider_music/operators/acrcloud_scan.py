@@ -5,6 +5,11 @@ a hash of that configuration, found or created, and verified
 (:meth:`~airflow_provider_music.hooks.acrcloud_fs.AcrCloudFileScanningMixin.ensure_scan_container`); a
 container that scans anything else fails the task before any upload. Every result names the file it
 scanned and the buckets it was checked against.
+
+With ``ai_detection=True`` the container also detects AI-generated music (the flag is part of the
+configuration, verified like the buckets before and after the scan) and every result names the AI verdict,
+its probability and the likely source; an unreadable AI result fails the task (never "not AI"), and
+``fail_on_ai`` fails it when a file's AI probability reaches ``ai_threshold``.
 """
 
 from __future__ import annotations
@@ -14,9 +19,16 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_music.contract.acrcloud import MAX_PER_PAGE, to_int
+from airflow_provider_music.contract.acrcloud_ai import (
+    DEFAULT_AI_THRESHOLD,
+    ai_summary,
+    check_ai_threshold,
+    require_ai_verdict,
+)
 from airflow_provider_music.contract.acrcloud_fs import (
     FS_DATA_TYPES,
     ScanConfig,
+    ai_flag_problem,
     container_buckets,
     container_id_of,
     scan_verdict,
@@ -33,7 +45,7 @@ from airflow_provider_music.core import (
 )
 from airflow_provider_music.core.inputs import flatten_paths, many_results
 from airflow_provider_music.core.lost import LostAnswerError, answer_lost
-from airflow_provider_music.hooks.acrcloud import AcrCloudHook
+from airflow_provider_music.hooks.acrcloud import AcrCloudHook, ScanContainerMismatchError
 from airflow_provider_music.operators.acrcloud import (
     AcrCloudConsoleLink,
     AcrCloudOperatorMixin,
@@ -75,10 +87,15 @@ class AcrCloudScanFileOperator(AcrCloudOperatorMixin, MusicJobOperator):
     :param container_id: an existing container instead; verified against ``buckets``/``engine`` when
         ``buckets`` is given, otherwise its own buckets are reported.
     :param fail_on_match: fail the task when anything matched.
+    :param ai_detection: also detect AI-generated music (part of the container configuration: a container
+        without it is never used, nor one with it for a scan without it).
+    :param ai_threshold: the AI probability (0-1) from which a file's verdict is ``"ai"`` (default 0.5).
+    :param fail_on_ai: fail the task when a file's verdict is ``"ai"`` (needs ``ai_detection=True``).
 
     Returns, per scanned file, ``{"source", "name", "file_id", "container_id", "container_name", "buckets",
-    "engine", "state", "matched", "music", "custom_files", "cover_songs"}``: one dict for one source, a
-    list for a list of sources.
+    "engine", "state", "matched", "music", "custom_files", "cover_songs"}`` (with ``ai_detection``, also
+    ``"ai_verdict"`` (``"ai"``/``"human"``), ``"ai_probability"``, ``"ai_likely_source"``, ``"ai_prediction"``
+    and ``"ai_detection"``, the readable entries): one dict for one source, a list for a list of sources.
     """
 
     hook_class = AcrCloudHook
@@ -94,9 +111,17 @@ class AcrCloudScanFileOperator(AcrCloudOperatorMixin, MusicJobOperator):
         self, *, source: Any = None, source_conn_id: str | None = None, url: str | None = None,
         data_type: str | None = None, container_id: Any = None, buckets: Sequence[Any] | None = None,
         region: str = "eu-west-1", container_name: str | None = None, engine: int = 1, audio_type: str = "linein",
-        name: str | None = None, fail_on_match: bool = False, **kwargs: Any,
+        name: str | None = None, fail_on_match: bool = False, ai_detection: bool = False, fail_on_ai: bool = False,
+        ai_threshold: float = DEFAULT_AI_THRESHOLD, **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        for argument, flag in (("ai_detection", ai_detection), ("fail_on_ai", fail_on_ai)):
+            if not isinstance(flag, bool):
+                raise InvalidInputError(f"{argument} must be True or False, got {str(flag)[:40]!r}")
+        if fail_on_ai and not ai_detection:
+            raise InvalidInputError("fail_on_ai=True needs ai_detection=True (without it no scan says what is AI)")
+        self.ai_detection, self.fail_on_ai = ai_detection, fail_on_ai
+        self.ai_threshold = check_ai_threshold(ai_threshold)
         self.source, self.source_conn_id, self.url = source, source_conn_id, url
         self.data_type = data_type or ("audio_url" if url and not source else "audio")
         self.container_id, self.buckets, self.region = container_id, buckets, region
@@ -109,7 +134,8 @@ class AcrCloudScanFileOperator(AcrCloudOperatorMixin, MusicJobOperator):
 
     def _config(self, region: Any = None) -> ScanConfig:
         return ScanConfig.build(
-            region=region or self.region, buckets=self.buckets, engine=self.engine, audio_type=self.audio_type
+            region=region or self.region, buckets=self.buckets, engine=self.engine, audio_type=self.audio_type,
+            ai_detection=self.ai_detection,
         )
 
     def _sources(self) -> list[Any]:
@@ -135,15 +161,28 @@ class AcrCloudScanFileOperator(AcrCloudOperatorMixin, MusicJobOperator):
             container = self.hook.get_fs_container(self.container_id)
             if self.buckets is not None:
                 self.hook.verify_scan_container(container, self._config(container.get("region")))
+            else:
+                self._check_ai_flag(container)
         else:
             config = self._config()
             name = config.container_name(self.container_name) if self.container_name else None
             container = self.hook.ensure_scan_container(config, name=name)
         self.log.info(
-            "Scanning in container %s (%r, region %s, engine %s) against buckets %s", container.get("id"),
-            container.get("name"), container.get("region"), container.get("engine"), self._bucket_names(container),
+            "Scanning in container %s (%r, region %s, engine %s%s) against buckets %s", container.get("id"),
+            container.get("name"), container.get("region"), container.get("engine"),
+            ", AI detection on" if self.ai_detection else "", self._bucket_names(container),
         )
         return container
+
+    def _check_ai_flag(self, container: dict[str, Any]) -> None:
+        """An explicit container without ``buckets``: only an AI scan needs its ``ai_detection`` flag on."""
+        problem = ai_flag_problem(container, True) if self.ai_detection else None
+        if problem:
+            raise ScanContainerMismatchError(
+                f"file-scanning container {container.get('id')} ({container.get('name')!r}): {problem}. "
+                "It gives no AI verdict: pass a container with ai_detection on, or buckets= to get one.",
+                request_may_have_been_processed=False,
+            )
 
     @staticmethod
     def _bucket_names(container: dict[str, Any]) -> list[Any]:
@@ -245,9 +284,11 @@ class AcrCloudScanFileOperator(AcrCloudOperatorMixin, MusicJobOperator):
 
     def finish(self, record: dict[str, Any], result: PollResult | None, context: Context) -> Any:
         cid, region = record["container_id"], record.get("region")
-        if self.container_id in (None, "") or self.buckets is not None:  # still scanning what was asked?
-            container = self.hook.get_fs_container(cid)
-            self.hook.verify_scan_container(container, self._config(container.get("region")))
+        container = self.hook.get_fs_container(cid) if self._verified_after() else None
+        if container is not None and (self.container_id in (None, "") or self.buckets is not None):
+            self.hook.verify_scan_container(container, self._config(container.get("region")))  # still what was asked?
+        elif container is not None:
+            self._check_ai_flag(container)
         ids = [f["file_id"] for f in record["files"]]
         by_id = {str(r.get("id")): r for r in self.hook.get_fs_files(cid, ids, region=region)}
         out = []
@@ -256,22 +297,47 @@ class AcrCloudScanFileOperator(AcrCloudOperatorMixin, MusicJobOperator):
             if scanned is None:
                 raise JobFailedError(f"scan file {item['file_id']} is gone from container {cid}")
             summary = scan_verdict(scanned, container_id=cid, engine=record.get("engine"))
+            if self.ai_detection:
+                summary.update(ai_summary(scanned, threshold=self.ai_threshold))
+                require_ai_verdict(summary, where=f"scan file {item['file_id']} ({item.get('source') or item['name']}) "
+                                                  f"in container {cid}")
+                del summary["ai_problem"]
             summary.update({"container_id": cid, "source": item.get("source"),
                             "url": _display(self.url), "name": item["name"],
                             **{k: record.get(k) for k in ("container_name", "buckets", "engine")}})
             out.append(summary)
-        matched = [s for s in out if s["matched"]]
-        if self.fail_on_match and matched:
-            n = sum(len(s["music"]) + len(s["custom_files"]) + len(s["cover_songs"]) for s in matched)
-            raise JobFailedError(f"Scan of {matched[0]['source'] or matched[0]['name']} matched {n} known recording(s)",
-                                 details={"matched": [s["file_id"] for s in matched]})
+        self._gate(out)
         return out if record.get("many") else out[0]
+
+    def _verified_after(self) -> bool:
+        """Is the container checked again when the scan is done (a configuration was asked for)?"""
+        return self.container_id in (None, "") or self.buckets is not None or self.ai_detection
+
+    def _gate(self, out: list[dict[str, Any]]) -> None:
+        """``fail_on_match`` / ``fail_on_ai``: one error naming every reason (and the files)."""
+        matched = [s for s in out if s["matched"]] if self.fail_on_match else []
+        generated = [s for s in out if s.get("ai_verdict") == "ai"] if self.fail_on_ai else []
+        reasons = []
+        if matched:
+            n = sum(len(s["music"]) + len(s["custom_files"]) + len(s["cover_songs"]) for s in matched)
+            reasons.append(f"Scan of {matched[0]['source'] or matched[0]['name']} matched {n} known recording(s)")
+        if generated:
+            top = generated[0]
+            reasons.append(
+                f"{len(generated)} file(s) detected as AI-generated (ai_probability >= {self.ai_threshold:g}), e.g. "
+                f"{top['source'] or top['name']}: {top['ai_probability']:.2f}, likely source {top['ai_likely_source']}"
+            )
+        if reasons:
+            raise JobFailedError("; ".join(reasons), details={
+                "matched": [s["file_id"] for s in matched], "ai_generated": [s["file_id"] for s in generated]})
 
     def summarize(self, record: dict[str, Any], output: Any) -> Sequence[str]:
         items = output if isinstance(output, list) else [output]
         return [
             f"{s['source'] or s['url'] or s['name']}: "
             f"{len(s['music']) + len(s['custom_files']) + len(s['cover_songs'])} match(es) against {s['buckets']}"
+            + (f"; AI: {s['ai_verdict']} ({s['ai_probability']:.2f}, likely source {s['ai_likely_source']})"
+               if "ai_verdict" in s else "")
             for s in items
         ]
 

@@ -45,6 +45,22 @@ def _catalog_id(argument: str, value: Any) -> str | None:
     return value
 
 
+def _on_unreadable(argument: str, value: Any) -> str:
+    if value not in ("fail", "warn"):
+        raise InvalidInputError(f"{argument} must be 'fail' or 'warn', got {value!r}")
+    return str(value)
+
+
+def _labels(argument: str, value: Any) -> list[str | None]:
+    """Other catalogs' labels a run takes over explicitly: a list of catalog_id strings (None: unlabelled)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple, set, frozenset)):
+        raise InvalidInputError(f"{argument} must be a list of catalog_id labels such as ['label-A'], got {value!r}")
+    for label in value:
+        if label is not None and (not isinstance(label, str) or not label.strip()):
+            raise InvalidInputError(f"{argument}: each item must be a non-empty catalog_id or None, got {label!r}")
+    return list(value)
+
+
 def _between(low: int, high: int) -> Callable[[str, Any], int]:
     def check(argument: str, value: Any) -> int:
         count = check_count(value, argument, allow_none=False)
@@ -70,6 +86,8 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "extensions": lambda a, v: list(check_extensions(v)),
     "shard": lambda a, v: v if v in (None, "") else "{}/{}".format(*parse_shard(v)),
     "catalog_id": _catalog_id,
+    "on_unreadable": _on_unreadable,
+    "adopt_catalog_ids": _labels,
     "concurrency": _between(1, 32),
     "max_upload_rounds": _between(1, 100),
     "max_delete_ratio": lambda a, v: check_ratio(v, a),
@@ -105,14 +123,23 @@ class AcrCloudCatalogSyncOperator(AcrCloudOperatorMixin, MusicOperator):
         (``pyacrcloud`` or ``fingerprint_extractor``) and uploads only those - audio never leaves.
     :param extensions: audio file extensions to include (case-insensitive).
     :param recursive: walk sub-folders.
-    :param catalog_id: optional label stored in each file; only files with this label are managed.
+    :param catalog_id: optional label stored in each file; only files with this label are managed (a run
+        without one manages only unlabelled files: another catalog's labelled files are never touched).
+    :param adopt_catalog_ids: labels of other catalogs whose files this run manages as its own (kept and
+        relabelled, replaced, deleted when their source vanished); ``None`` in the list: unlabelled files. For
+        renaming or merging a catalog; empty by default.
     :param metadata: callable ``(relative_path) -> {"title": ..., "user_defined": {...}}`` or None.
     :param sidecar_suffix: per-track JSON sidecar (``track.mp3.json`` or ``track.json``) with the same shape.
     :param update_metadata: update title/user_defined of unchanged files when the metadata changed.
     :param delete_missing: delete bucket files whose catalog source vanished (default False). Refused, with
-        nothing uploaded or deleted, when the catalog is empty or partly unreadable, or beyond the limits below.
-    :param max_delete_ratio: largest share (0..1) of the catalog's files in the bucket (this shard's) one run may
-        delete as vanished (default 0.5); ``max_delete``: largest count (default None: no count limit).
+        nothing uploaded or deleted, when the catalog holds no track or beyond the limits below.
+    :param on_unreadable: a folder the walk cannot read (permission denied, I/O error, a dangling link to an
+        unmounted share) is unknown, never vanished: its bucket files are always kept. ``"fail"`` (default):
+        the readable part syncs, nothing is deleted as vanished in that run, the task fails naming the folders;
+        ``"warn"``: the other vanished tracks are deleted, a warning names the folders, the task succeeds.
+    :param max_delete_ratio: largest share (0..1) of the catalog's tracks in the bucket (this shard's) one run
+        may delete as vanished (default 0.5); ``max_delete``: most files one run deletes, all kinds (vanished
+        tracks, old versions, copies; default None: no count limit) - the run stops there and fails.
     :param shard: ``"i/K"``: this task handles only the catalog paths whose stable hash falls in shard ``i`` of
         ``K`` (map one task per shard); deletions and the guard are per shard.
     :param concurrency: parallel uploads (threads).
@@ -124,13 +151,14 @@ class AcrCloudCatalogSyncOperator(AcrCloudOperatorMixin, MusicOperator):
     :param max_upload_rounds: rounds of re-upload for uploads whose answer was lost and that are not in the bucket.
 
     Returns ``{"uploaded", "updated", "deleted", "unchanged", "failed", "replaced", "total", "uploaded_bytes",
-    "failed_paths": [{"path", "reason"}], "bucket_id", "mode"}``; fails at the end if any track failed.
+    "failed_paths": [{"path", "reason"}], "unreadable": ["folder (reason)"], "bucket_id", "mode"}``; fails at
+    the end if any track failed (an upload answer without a usable file id fails its track).
     """
 
     hook_class = AcrCloudHook
     template_fields: Sequence[str] = (
         "catalog", "bucket_id", "catalog_id", "mode", "extensions", "shard", "delete_missing", "max_delete_ratio",
-        "max_delete", "poll_interval", "timeout",
+        "max_delete", "on_unreadable", "poll_interval", "timeout",
     )
     operator_extra_links = (AcrCloudConsoleLink(),)
     summary_key = "acrcloud_catalog_sync_summary"
@@ -157,6 +185,8 @@ class AcrCloudCatalogSyncOperator(AcrCloudOperatorMixin, MusicOperator):
         max_upload_rounds: int = 5,
         max_delete_ratio: float = DEFAULT_MAX_DELETE_RATIO,
         max_delete: int | None = None,
+        on_unreadable: str = "fail",
+        adopt_catalog_ids: Sequence[str | None] = (),
         shard: Any = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = 30.0,
@@ -185,6 +215,8 @@ class AcrCloudCatalogSyncOperator(AcrCloudOperatorMixin, MusicOperator):
         self.timeout = timeout
         self.max_delete_ratio = max_delete_ratio
         self.max_delete = max_delete
+        self.on_unreadable = on_unreadable
+        self.adopt_catalog_ids = adopt_catalog_ids
         self.shard = shard
         for argument, check in _CHECKS.items():
             self.check_argument(argument, check)
@@ -204,7 +236,8 @@ class AcrCloudCatalogSyncOperator(AcrCloudOperatorMixin, MusicOperator):
             extractor_reads_buffers=self.mode == "fingerprint" and self.fingerprint_extractor is None,
             progress_interval=float(self.progress_interval or 0),
             guard=DeletionGuard(float(self.max_delete_ratio), self.max_delete),
-            shard=parse_shard(self.shard),
+            shard=parse_shard(self.shard), on_unreadable=str(self.on_unreadable),
+            adopt=tuple(self.adopt_catalog_ids or ()),
         )
 
     def _root(self) -> ObjectStoragePath:
@@ -241,12 +274,13 @@ class AcrCloudCatalogSyncOperator(AcrCloudOperatorMixin, MusicOperator):
         walk = self._walk(root, config)
         failures: list[dict[str, str]] = []
         plan = run.plan(walk, run.index(), failures)
+        unreadable = run.keep_unknown(plan, walk, failures)  # unknown, never vanished
         self._log_plan(root, bucket, walk, plan)
         run.check_guard(plan, walk)  # before anything is uploaded or deleted
-        failures.extend({"path": p, "reason": "cannot read this part of the catalog"} for p in walk.unreadable)
         uploaded, sent = run.upload_all(plan.uploads, failures)
         summary = {key: 0 for key in _SUMMARY_KEYS} | {
             "bucket_id": int(bucket), "mode": self.mode, "total": walk.yielded, "unchanged": plan.unchanged,
+            "unreadable": unreadable[:FAILED_PATHS_LIMIT],
             "uploaded": len(uploaded), "uploaded_bytes": sent, "updated": run.update_all(plan.updates, failures),
         }
         pending = {**plan.processing, **{str(i): rel for rel, i in uploaded.items()}}
@@ -276,13 +310,15 @@ class AcrCloudCatalogSyncOperator(AcrCloudOperatorMixin, MusicOperator):
     def _log_plan(self, root: Any, bucket: str, walk: CatalogWalk, plan: Plan) -> None:
         shard = parse_shard(self.shard)
         self.log.info(
-            "Catalog %s: %d track(s)%s; bucket %s holds %d of its file(s)", redact_url(str(root)), walk.yielded,
-            f" in shard {shard[0]}/{shard[1]} (of {walk.tracks})" if shard[1] > 1 else "", bucket, plan.in_bucket,
+            "Catalog %s: %d track(s)%s; bucket %s holds %d of its track(s) in %d file(s)", redact_url(str(root)),
+            walk.yielded, f" in shard {shard[0]}/{shard[1]} (of {walk.tracks})" if shard[1] > 1 else "", bucket,
+            plan.in_bucket, plan.files_in_bucket,
         )
         self.log.info(
-            "Plan: %d to upload, %d metadata update(s), %d unchanged, %d to tidy, %d path(s) without source%s",
+            "Plan: %d to upload, %d metadata update(s), %d unchanged, %d to tidy, %d path(s) without source%s,"
+            " %d path(s) kept under parts of the catalog that could not be read",
             len(plan.uploads), len(plan.updates), plan.unchanged, len(plan.converge), len(plan.missing),
-            " (will delete)" if self.delete_missing else " (kept; delete_missing=False)",
+            " (will delete)" if self.delete_missing else " (kept; delete_missing=False)", len(plan.kept),
         )
 
     def _converge(self, run: SyncRun, tidy: dict[str, Any], summary: dict[str, Any], failures: list[dict[str, str]],

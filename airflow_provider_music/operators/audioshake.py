@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -36,10 +37,12 @@ from airflow_provider_music.core.files import (
     to_storage_path,
 )
 from airflow_provider_music.core.inputs import flatten_paths, many_results
+from airflow_provider_music.core.lost import LostAnswerError
 from airflow_provider_music.core.names import distinct_file_name
 from airflow_provider_music.hooks.audioshake import AudioShakeHook
 from airflow_provider_music.hooks.audioshake_api import UPLOAD_KINDS, WorkRequest
 from airflow_provider_music.operators.base import (
+    AttemptJournal,
     MusicJobOperator,
     MusicLink,
     MusicOperator,
@@ -59,6 +62,33 @@ LINK_XCOM_KEY = "audioshake_url"
 LEDGER_KEY = "audioshake_submission"
 #: ``task_state_store`` key of the output folders this task instance claimed (``{label: folder name}``).
 FOLDERS_KEY = "audioshake_output_folders"
+#: ``task_state_store`` key prefix of the upload journal (one note per source, written before it is sent).
+UPLOAD_JOURNAL_KEY = "audioshake_upload_attempt"
+
+
+def obtain_journalled(backend: AudioShakeApi, journal: AttemptJournal, kind: str, value: Any, *, name: str | None,
+                      marker: str, recreate_on_lost_answer: bool) -> dict[str, Any]:
+    """``backend.obtain_source`` with a file upload journalled in ``task_state_store`` before it is sent.
+
+    A later try that finds the note of an upload whose answer was lost looks the asset up (Tasks API: the
+    upload path looks first) or, where the API cannot list assets (legacy Jobs API), fails with
+    :class:`LostAnswerError` instead of uploading again, unless ``recreate_on_lost_answer``.
+    """
+    def obtain() -> dict[str, Any]:
+        return backend.obtain_source(kind, value, name=name, marker=marker, recreate_on_lost_answer=recreate_on_lost_answer)
+
+    if kind != "file":
+        return obtain()
+    earlier = journal.earlier()
+    if earlier and earlier.get("source") == str(value) and not backend.can_list_assets and not recreate_on_lost_answer:
+        sent = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(float(earlier.get("at") or 0)))
+        raise LostAnswerError.after(
+            f"AudioShake POST /{backend.upload_path} of {str(value)[:200]!r} (an earlier try sent it at {sent} and "
+            "got no answer): the asset", check=backend.lost_upload_hint,
+            note="Not uploading again automatically: nothing was uploaded by this try.",
+            method="POST", path=f"/{backend.upload_path}",
+        )
+    return journal.send(obtain, source=str(value))
 
 
 class AudioShakeLink(MusicLink):
@@ -161,10 +191,11 @@ class AudioShakeUploadOperator(MusicOperator):
     def execute(self, context: Context) -> str | list[str]:
         self.check_rendered()
         backend = self.hook.backend
-        ids = []
+        ids: list[str] = []
         for kind, value in self._sources():
-            found = backend.obtain_source(kind, value, name=self.name, marker=job_marker(context),
-                                          recreate_on_lost_answer=self.recreate_on_lost_answer)
+            journal = AttemptJournal(self.state_store(context), f"{UPLOAD_JOURNAL_KEY}/{len(ids)}")
+            found = obtain_journalled(backend, journal, kind, value, name=self.name, marker=job_marker(context),
+                                      recreate_on_lost_answer=self.recreate_on_lost_answer)
             if not found.get("asset_id"):
                 raise InvalidInputError(
                     "source: the Tasks API has no link upload; pass the URL as `source` of "
@@ -294,8 +325,9 @@ class AudioShakeStemSeparationOperator(MusicJobOperator):
             record["sources"].append(entry)
             marker = f"airflow:{job_marker(context)}/{label}"
             if not (entry.get("asset_id") or entry.get("url")):
-                found = backend.obtain_source(kind, value, name=self.source_name, marker=marker,
-                                              recreate_on_lost_answer=self.recreate_on_lost_answer)
+                journal = AttemptJournal(store, f"{UPLOAD_JOURNAL_KEY}/{label}")
+                found = obtain_journalled(backend, journal, kind, value, name=self.source_name, marker=marker,
+                                          recreate_on_lost_answer=self.recreate_on_lost_answer)
                 entry.update(asset_id=found.get("asset_id"), url=redact_url(found["url"]) if found.get("url") else None)
                 save()
             source = {"asset_id": entry.get("asset_id"), "url": value if entry.get("url") else None}

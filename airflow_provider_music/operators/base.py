@@ -49,6 +49,7 @@ from airflow_provider_music.core.errors import (
 from airflow_provider_music.core.polling import PollResult
 from airflow_provider_music.core.validation import positive_number
 from airflow_provider_music.hooks.base import MusicApiHook
+from airflow_provider_music.operators.mapping import CheckedPartial
 from airflow_provider_music.operators.resume import AttemptJournal, created_after, is_retry, job_marker
 from airflow_provider_music.triggers.base import Progress, StatusLink, server_hint, validate_event
 
@@ -190,7 +191,9 @@ class MusicLink(BaseOperatorLink):
     Airflow 3 calls ``get_link`` in the worker when the task ends (``finalize``), on the same operator
     object. Reading ``XCom.get_value`` there for a key the task never pushed (it failed before) makes
     the task SDK log ``XCom not found`` at ERROR. The URL is therefore taken from the operator's memory
-    first; XCom is read only for operators that do not remember links (not built on this base).
+    first; XCom is read only for operators that do not remember links (not built on this base). A mapped
+    task refused while Airflow unmapped it ends with the ``MappedOperator`` itself: it never ran, so it
+    announced nothing and XCom is not asked either.
     """
 
     name: ClassVar[str] = "Music API"
@@ -200,6 +203,9 @@ class MusicLink(BaseOperatorLink):
         remembered = operator.__dict__.get("_music_links") if hasattr(operator, "__dict__") else None
         if isinstance(remembered, dict):
             return str(remembered.get(self.key) or "")
+        mapped_class = getattr(operator, "operator_class", None)  # a MappedOperator that was never unmapped
+        if isinstance(mapped_class, type) and issubclass(mapped_class, MusicOperator):
+            return ""
         return str(XCom.get_value(key=self.key, ti_key=ti_key) or "")
 
 
@@ -215,6 +221,8 @@ class MusicOperator(BaseOperator):
 
     hook_class: ClassVar[type[MusicApiHook]]
     conn_arg: ClassVar[str] = "conn_id"
+    #: ``.partial()`` / ``.expand()`` arguments get the ``__init__`` checks at parse time (operators/mapping.py)
+    partial = CheckedPartial()  # type: ignore[assignment]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -307,7 +315,7 @@ def _accept_in_partial(argument: str) -> None:
         names.add(argument)
 
 
-for _argument in KNOWN_CONN_ARGS:
+for _argument in ("conn_id", *KNOWN_CONN_ARGS):  # a wrong one then fails naming the right one (mapping.py)
     _accept_in_partial(_argument)
 
 

@@ -24,6 +24,7 @@ from airflow_provider_music.core.names import distinct_file_name
 from airflow_provider_music.hooks.flowmusic import FlowMusicHook, FlowMusicLostCreateError
 from airflow_provider_music.operators.base import (
     MusicJobOperator,
+    MusicLink,
     MusicOperator,
     created_after,
     is_retry,
@@ -39,6 +40,26 @@ if TYPE_CHECKING:
 LOOKUP_ATTEMPTS = 3
 LOOKUP_PAUSE = 2.0
 EXTENSIONS = {"wav_url": "wav", "audio_url": "m4a", "mp3": "mp3"}
+#: ``keep`` of :class:`FlowMusicGenerateOperator`: which clips of the A/B pair the task returns.
+KEEP = ("both", "first", "second")
+SONG_URL_XCOM_KEY = "flowmusic_song_url"
+#: Where the link points while a job has no clip yet (Flow Music has no public page per song).
+APP_URL = "https://www.flowmusic.app/"
+
+
+class FlowMusicSongLink(MusicLink):
+    """Opens the song: the first clip's public audio (``audio_url``, m4a, plays in a browser; no query
+    string), or Flow Music's app while the job has no clip yet (Flow Music has no public page per song)."""
+
+    name = "FlowMusic song"
+    key = SONG_URL_XCOM_KEY
+
+
+def song_url(clips: Any) -> str:
+    """The link of a list of clip summaries: the first clip's ``audio_url`` (else ``wav_url``), else the app."""
+    first = clips[0] if isinstance(clips, list) and clips and isinstance(clips[0], Mapping) else {}
+    url = first.get("audio_url") or first.get("wav_url")
+    return url if isinstance(url, str) and url.startswith(("http://", "https://")) else APP_URL
 
 
 def _check_now(argument: str, value: Any, check: Any) -> None:
@@ -52,15 +73,22 @@ class _FlowMusicJobOperator(MusicJobOperator):
 
     hook_class = FlowMusicHook
     status_link = JOB_STATUS
+    operator_extra_links = (FlowMusicSongLink(),)
     default_poll_interval = 15.0
     default_timeout = 1800.0
     hook: FlowMusicHook
 
     def __init__(self, *, model: str | None = None, reply_url: str | None = None, reply_ref: str | None = None,
-                 resubmit_if_lost: bool = False, **kwargs: Any) -> None:
+                 resubmit_if_lost: bool = False, allow_unknown_model: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.model, self.reply_url, self.reply_ref = model, reply_url, reply_ref
         self.resubmit_if_lost = bool(resubmit_if_lost)
+        self.allow_unknown_model = bool(allow_unknown_model)
+        _check_now("model", model, self.check_model)
+
+    def check_model(self, argument: str, value: Any) -> str | None:
+        """``model``: a documented one unless ``allow_unknown_model`` (parse time, and after rendering)."""
+        return fm.check_model(argument, value, allow_unknown=self.allow_unknown_model)
 
     def request(self, reply_ref: str | None) -> dict[str, Any]:
         """The checked request body (no I/O): ``reply_ref`` is None for validation only."""
@@ -71,6 +99,7 @@ class _FlowMusicJobOperator(MusicJobOperator):
         raise NotImplementedError
 
     def validate(self) -> None:
+        self.check_model("model", self.model)
         self.request(None)
 
     def marker(self, context: Context) -> str:
@@ -153,16 +182,23 @@ class _FlowMusicJobOperator(MusicJobOperator):
 
     def announce(self, record: dict[str, Any], context: Context) -> None:
         self.push(context, "jobid", record["jobid"])
+        self.push_link(context, FlowMusicSongLink, APP_URL)  # the song's own link once it has clips
 
     def finish(self, record: dict[str, Any], result: Any, context: Context) -> dict[str, Any]:
         if result is None:
             return {"jobid": record["jobid"], "email": record.get("email"), "status": "pending", "clips": [],
                     "clip_ids": []}
-        return dict(result.payload)
+        output = self.kept(dict(result.payload))
+        self.push_link(context, FlowMusicSongLink, song_url(output.get("clips")))
+        return output
+
+    def kept(self, output: dict[str, Any]) -> dict[str, Any]:
+        """The clips this task returns (all of them; the generate operator can keep one of the pair)."""
+        return output
 
     def summarize(self, record: dict[str, Any], output: Any) -> Sequence[str]:
-        return [f"{c.get('title') or c['clip']} ({c.get('duration_s') or 0:.0f} s) {c.get('wav_url') or ''}".strip()
-                for c in output.get("clips", [])]
+        clips = output.get("clips") if isinstance(output, Mapping) else None
+        return [fm.clip_line(c) for c in clips] if isinstance(clips, list) else []
 
 
 class FlowMusicGenerateOperator(_FlowMusicJobOperator):
@@ -170,13 +206,16 @@ class FlowMusicGenerateOperator(_FlowMusicJobOperator):
 
     Returns (XCom) the job summary ``{jobid, email, status, clip_ids, clips: [{clip, title, duration_s,
     audio_url, wav_url, image_url}]}`` (URLs without query strings); give it to
-    :class:`FlowMusicDownloadOperator` or :class:`FlowMusicEditOperator`.
+    :class:`FlowMusicDownloadOperator` or :class:`FlowMusicEditOperator`. Every call gives two takes of the
+    song (A and B, both paid); ``keep`` chooses which of them the result carries (the others' ids stay in
+    ``dropped_clip_ids``, they remain in the account). Extra link "FlowMusic song": the first kept clip.
 
     :param prompt: style, mood, genre, instruments, BPM, vocals (1-10,000 characters). Templated.
     :param lyrics: your own lyrics (``[Verse]``/``[Chorus]`` tags); excludes ``instrumental``. Templated.
     :param instrumental: force a wordless track. Templated.
     :param ghostwriter: ``standard`` or ``pro`` lyric writer (when FlowMusic writes the lyrics).
-    :param model: ``lyria-3-pro`` (API default) or ``lyria-3.5``. Templated.
+    :param model: ``lyria-3-pro`` (API default) or ``lyria-3.5``; another name is refused at parse time
+        (a typo must not pay) unless ``allow_unknown_model=True`` (a model useapi.net added since). Templated.
     :param ref_images: up to 10 image asset ids (or :class:`FlowMusicUploadOperator` results). Templated.
     :param ref_audios: up to 10 audio asset ids (experimental hint). Templated.
     :param account_email: FlowMusic account (API field ``email``; default: connection extra ``email``, else
@@ -184,6 +223,8 @@ class FlowMusicGenerateOperator(_FlowMusicJobOperator):
     :param reply_url: webhook receiving the job record; ``reply_ref`` its marker (default: the task
         instance, ``airflow:<dag>/<task>/<run>/<map>`` - keep it unique per task instance).
     :param resubmit_if_lost: when a create's answer is lost and no job is found, send it again (may pay twice).
+    :param keep: ``"both"`` (default: the A and B clips, as before), ``"first"`` (the A clip) or ``"second"``
+        (the B clip): what downstream download, stems and edit tasks receive. Checked at parse time.
     :param flowmusic_conn_id: connection id (default ``flowmusic_default``). Wait arguments: see the base.
     """
 
@@ -193,8 +234,9 @@ class FlowMusicGenerateOperator(_FlowMusicJobOperator):
 
     def __init__(self, *, prompt: str, lyrics: str | None = None, instrumental: Any = None,
                  ghostwriter: str | None = None, ref_images: Any = None, ref_audios: Any = None,
-                 account_email: str | None = None, **kwargs: Any) -> None:
+                 account_email: str | None = None, keep: str = "both", **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.keep = str(fm.check_choice("keep", keep, KEEP, required=True))
         self.prompt, self.lyrics, self.instrumental = prompt, lyrics, instrumental
         self.ghostwriter, self.ref_images, self.ref_audios = ghostwriter, ref_images, ref_audios
         self.account_email = account_email
@@ -211,6 +253,16 @@ class FlowMusicGenerateOperator(_FlowMusicJobOperator):
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         return self.hook.send_generate(body)
+
+    def kept(self, output: dict[str, Any]) -> dict[str, Any]:
+        clips = list(output.get("clips") or [])
+        chosen = {"both": clips, "first": clips[:1], "second": clips[1:2]}[self.keep]
+        if not chosen:  # a job that gave one clip only: keep it rather than nothing (it was paid for)
+            self.log.warning("keep=%r: the job gave %d clip(s); keeping them all", self.keep, len(clips))
+            chosen = clips
+        ids = [c["clip"] for c in chosen]
+        dropped = [c["clip"] for c in clips if c["clip"] not in ids]
+        return {**output, "clips": chosen, "clip_ids": ids, **({"dropped_clip_ids": dropped} if dropped else {})}
 
 
 class FlowMusicEditOperator(_FlowMusicJobOperator):
@@ -242,12 +294,20 @@ class FlowMusicEditOperator(_FlowMusicJobOperator):
     def clip_id(self) -> str:
         return fm.pick_clip(self.clip, self.clip_index)
 
+    def clip_duration(self, clip_id: str) -> Any:
+        """The source clip's ``duration_s`` when the input is a job result (a bare clip id carries none)."""
+        clips = self.clip.get("clips") if isinstance(self.clip, Mapping) else self.clip
+        found = [c for c in clips if isinstance(c, Mapping) and c.get("clip") == clip_id] if isinstance(
+            clips, list) else []
+        return found[0].get("duration_s") if found else None
+
     def request(self, reply_ref: str | None) -> dict[str, Any]:
         if self.edit_params is not None and not isinstance(self.edit_params, Mapping):
             raise InvalidInputError(f"edit_params must be a dict of the operation's fields, got {self.edit_params!r}"[:200])
-        return fm.build_edit_body(self.operation, self.clip_id(), seed=self.seed, title=self.title,
-                                  params=self.edit_params,
-                                  model=self.model, reply_url=self.reply_url, reply_ref=reply_ref, mode="async")
+        clip = self.clip_id()
+        return fm.build_edit_body(self.operation, clip, seed=self.seed, title=self.title, params=self.edit_params,
+                                  clip_duration=self.clip_duration(clip), model=self.model,
+                                  reply_url=self.reply_url, reply_ref=reply_ref, mode="async")
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         return self.hook.send_edit(body)
@@ -297,6 +357,7 @@ class FlowMusicDownloadOperator(_FlowMusicFiles):
     """
 
     template_fields: Sequence[str] = ("clips", "destination")
+    operator_extra_links = (FlowMusicSongLink(),)
 
     def __init__(self, *, clips: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -348,6 +409,7 @@ class FlowMusicDownloadOperator(_FlowMusicFiles):
         clips = self.resolve()
         live = self.live_urls()
         files = [self.fetch(clip, live=live.get(str(clip["clip"]))) for clip in clips]
+        self.push_link(context, FlowMusicSongLink, song_url(clips))
         self.log.info("Downloaded %d FlowMusic clip(s): %s", len(files), "; ".join(files))
         return {"files": files, "clip_ids": [c["clip"] for c in clips]}
 

@@ -25,6 +25,7 @@ from airflow_provider_music.contract.riffusion_files import song_file_name
 from airflow_provider_music.core.errors import InvalidInputError, MusicApiError
 from airflow_provider_music.core.files import ensure_writable_destination, to_storage_path
 from airflow_provider_music.core.lost import CLOCK_SKEW
+from airflow_provider_music.core.parsing import format_seconds
 from airflow_provider_music.core.polling import PollResult
 from airflow_provider_music.hooks.riffusion import (
     RiffusionCopyrightMatchError,
@@ -79,7 +80,8 @@ class RiffusionUploadAudioOperator(MusicJobOperator):
     documented field), ``audible_magic_status``, ``unknown_media_file_duration`` ...; give
     ``audio_upload_id`` to :class:`RiffusionComposeOperator`. XCom ``upload_id`` and ``audio_upload_id``
     are pushed right after the upload. A status this package does not know (``rejected``, ``moderated``,
-    ...) fails the task: it never counts as success.
+    ...) never counts as success: the wait goes on with one warning per status, and at ``timeout`` the task
+    fails naming it (the docs call any status but ``pending`` usable: check the upload yourself then).
 
     :param source: local path or ``ObjectStoragePath`` (or ``s3://...`` string with ``source_conn_id``). Templated.
     :param file_name: name without extension shown in Riffusion (default: the file's name). Templated.
@@ -315,7 +317,7 @@ class RiffusionComposeOperator(MusicJobOperator):
 
     def summarize(self, record: dict[str, Any], output: Any) -> Sequence[str]:
         return [
-            f"{s.get('title') or s.get('id')} ({float(s.get('duration_s') or 0):.0f} s) {s.get('share_url') or ''}".strip()
+            f"{s.get('title') or s.get('id')} ({format_seconds(s.get('duration_s'))} s) {s.get('share_url') or ''}".strip()
             for s in output["songs"]
         ] or [f"jobs {', '.join(record['job_ids'])}"]
 

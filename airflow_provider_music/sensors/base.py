@@ -22,7 +22,7 @@ from airflow.providers.common.compat.sdk import (
 from airflow_provider_music.core.errors import JobTimeoutError, WatchedJobFailedError
 from airflow_provider_music.core.polling import PollResult
 from airflow_provider_music.operators.base import MusicOperator, check_flag, check_seconds, without_queries
-from airflow_provider_music.triggers.base import Progress, StatusLink, validate_event
+from airflow_provider_music.triggers.base import Progress, StatusLink, settle_seconds, validate_event
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -35,6 +35,9 @@ class MusicJobSensor(MusicOperator, BaseSensorOperator):
     :param deferrable: free the worker slot while waiting (default from ``[operators] default_deferrable``).
     :param poke_interval: seconds between status checks (also the trigger's poll interval; finite, > 0).
     :param timeout: seconds before the sensor gives up (``AirflowSensorTimeout``; finite, > 0).
+
+    In ``reschedule`` mode the next poke is at least ``[music] settle_seconds`` away (default 20 s): an
+    earlier reschedule date meets an Airflow scheduler race that fails the task (see triggers/base.py).
     """
 
     link: ClassVar[StatusLink[Any]]
@@ -60,6 +63,7 @@ class MusicJobSensor(MusicOperator, BaseSensorOperator):
         super().__init__(**kwargs)
         self.deferrable = check_flag("deferrable", deferrable)
         self._progress: Progress | None = None
+        self._last: PollResult | None = None
 
     def target(self) -> dict[str, Any]:
         """The status target: call ``self.link.target(...)`` (the link's one builder) with the sensor's inputs."""
@@ -74,6 +78,7 @@ class MusicJobSensor(MusicOperator, BaseSensorOperator):
         if result.state == "success":
             self.log.info("%s finished: %s", self.describe(), without_queries(result.message or "success"))
             return PokeReturnValue(is_done=True, xcom_value=result.payload)
+        self._last = result
         if self._progress is None:
             self._progress = Progress(self.describe(), self.log, every=5)
         self._progress.seen(result)
@@ -85,7 +90,14 @@ class MusicJobSensor(MusicOperator, BaseSensorOperator):
     def execute(self, context: Context) -> Any:
         self.check_rendered()
         if not self.deferrable:
-            return super().execute(context)
+            try:
+                return super().execute(context)
+            except AirflowSensorTimeout as exc:  # name the last state (e.g. one this package does not know)
+                if self._last is None:
+                    raise
+                raise AirflowSensorTimeout(
+                    f"{exc} Last state of {self.describe()}: {without_queries(self._last.message)}"
+                ) from None
         first = self.poke(context)
         if first.is_done:
             return first.xcom_value
@@ -97,6 +109,11 @@ class MusicJobSensor(MusicOperator, BaseSensorOperator):
             method_name="execute_complete",
             timeout=timedelta(seconds=timeout + 60) if timeout is not None else None,
         )
+
+    def _get_next_poke_interval(self, started_at: Any, run_duration: Any, poke_count: int) -> float:
+        """Airflow's next interval; in reschedule mode no shorter than the settle time (the scheduler race)."""
+        interval = float(super()._get_next_poke_interval(started_at, run_duration, poke_count))
+        return max(interval, settle_seconds()) if self.reschedule else interval
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         try:

@@ -76,12 +76,29 @@ def info_mtime(info: dict[str, Any]) -> float:
     return 0.0
 
 
+@dataclass(frozen=True, slots=True)
+class Unknown:
+    """A part of the catalog the walk could not see into: nothing recorded under ``rel`` may count as vanished.
+
+    ``rel`` is a folder (``""``: the whole catalog) or a dangling symbolic link; ``track``: the link's name is
+    a track's name."""
+
+    rel: str
+    reason: str
+    link: bool = False
+    track: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.rel or '.'} ({self.reason})"
+
+
 @dataclass
 class CatalogWalk:
     """Walks a catalog folder lazily, one directory listing at a time; counts what it saw.
 
-    ``unreadable`` collects the folders that could not be listed (the walk goes on); ``tracks`` counts every
-    track that matched the extensions (all shards), ``yielded`` the tracks of this shard.
+    ``unknown`` collects the folders that could not be listed and the dangling links (the walk goes on);
+    ``skipped`` the second paths to a folder already walked (a symlink loop or a second link: walked once).
+    ``tracks`` counts every track that matched the extensions (all shards), ``yielded`` the tracks of this shard.
     """
 
     root: Any
@@ -89,9 +106,14 @@ class CatalogWalk:
     recursive: bool = True
     sidecar_suffix: str | None = ".json"
     shard: tuple[int, int] = (0, 1)
-    unreadable: list[str] = field(default_factory=list)
+    unknown: list[Unknown] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
     tracks: int = 0
     yielded: int = 0
+
+    @property
+    def unreadable(self) -> list[str]:
+        return [str(u) for u in self.unknown]
 
     def __iter__(self) -> Iterator[CatalogEntry]:
         """Depth-first, one ``fs.ls`` per folder (``fs.walk`` drops ``on_error`` below the top folder)."""
@@ -102,8 +124,8 @@ class CatalogWalk:
             folder, prefix = stack.pop()
             try:
                 listing = self.root.fs.ls(folder, detail=True)
-            except OSError as exc:
-                self.unreadable.append(f"{prefix or '.'} ({type(exc).__name__})")
+            except OSError as exc:  # permission denied, I/O error, a prefix that cannot be listed: unknown
+                self.unknown.append(Unknown(prefix, type(exc).__name__))
                 continue
             files: dict[str, Any] = {}
             for info in listing:
@@ -117,7 +139,9 @@ class CatalogWalk:
                         continue
                 if info.get("type") == "directory":
                     real = self._real(f"{folder}/{name}")
-                    if self.recursive and not name.startswith(".") and real not in seen:
+                    if self.recursive and not name.startswith(".") and real in seen:
+                        self.skipped.append(rel)  # its tracks were walked under another path
+                    elif self.recursive and not name.startswith("."):
                         seen.add(real)
                         stack.append((f"{folder}/{name}", rel))
                 else:
@@ -128,12 +152,12 @@ class CatalogWalk:
         return os.path.realpath(folder) if getattr(self.root, "protocol", "file") in ("file", "local", "") else folder
 
     def _follow(self, full: str, rel: str, info: dict[str, Any]) -> dict[str, Any] | None:
-        """The target's info; a broken link that looks like a track is unreadable (it may be a dropped mount)."""
+        """The target's info; a broken link is unknown (it may lead to an unmounted share)."""
         try:
             return {**self.root.fs.info(full), "name": info.get("name")}
         except OSError as exc:
-            if rel.lower().endswith(tuple(self.extensions)):
-                self.unreadable.append(f"{rel} ({type(exc).__name__}: broken link)")
+            track = rel.lower().endswith(tuple(self.extensions))
+            self.unknown.append(Unknown(rel, f"{type(exc).__name__}: broken link", link=True, track=track))
             return None
 
     def _entries(self, prefix: str, files: dict[str, Any]) -> Iterator[CatalogEntry]:

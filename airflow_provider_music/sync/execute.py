@@ -16,11 +16,11 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, as_c
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_music.core import InvalidInputError, JobFailedError, MusicApiError
+from airflow_provider_music.core import InvalidInputError, InvalidResponseError, JobFailedError, MusicApiError
 from airflow_provider_music.hooks.acrcloud import IDS_PER_REQUEST, MAX_PER_PAGE, AcrCloudHook
 from airflow_provider_music.sync import catalog as cat
 from airflow_provider_music.sync.fingerprint import pyacrcloud_fingerprint_of_bytes
-from airflow_provider_music.sync.guard import DeletionGuard
+from airflow_provider_music.sync.guard import DeleteBudget, DeletionGuard
 from airflow_provider_music.sync.plan import (
     FILE_READY,
     TOUCHED,
@@ -32,6 +32,7 @@ from airflow_provider_music.sync.plan import (
     converge,
     decide,
     decide_hashed,
+    hidden_by,
     meta_digest,
     needs_convergence,
     record_of,
@@ -57,6 +58,8 @@ class SyncConfig:
     progress_interval: float = 30.0
     guard: DeletionGuard = field(default_factory=DeletionGuard)
     shard: tuple[int, int] = (0, 1)
+    on_unreadable: str = "fail"  # "fail" | "warn": see SyncRun.keep_unknown
+    adopt: tuple[str | None, ...] = ()  # other catalog_id labels managed as the run's own (explicit)
 
 
 @dataclass(slots=True)
@@ -68,15 +71,18 @@ class Upload:
 
 @dataclass
 class Plan:
-    """What a run does. ``converge`` holds the paths to tidy after uploads; ``missing`` vanished sources."""
+    """What a run does. ``converge`` holds the paths to tidy after uploads; ``missing`` vanished sources;
+    ``kept`` the paths without a source in the walk that lie under a part it could not read (never deleted)."""
 
     uploads: list[Upload] = field(default_factory=list)
     updates: list[tuple[str, int, str, dict[str, Any]]] = field(default_factory=list)
     converge: dict[str, Local] = field(default_factory=dict)
     missing: dict[str, int] = field(default_factory=dict)  # path -> number of files
+    kept: dict[str, int] = field(default_factory=dict)  # path -> number of files
     processing: dict[str, str] = field(default_factory=dict)  # id -> path: keepers not ready yet
     unchanged: int = 0
-    in_bucket: int = 0
+    in_bucket: int = 0  # tracks (distinct catalog paths) of this catalog (shard) in the bucket
+    files_in_bucket: int = 0
 
 
 @dataclass
@@ -124,6 +130,7 @@ class SyncRun:
         self.root = root
         self.cfg = config
         self.log = log
+        self.budget = DeleteBudget(config.guard.max_delete)  # every delete of the run goes through it
 
     # ---- listing ---------------------------------------------------------------------------------------
     def index(self, only: Iterable[str] | None = None) -> dict[str, tuple[Rec, ...]]:
@@ -132,7 +139,7 @@ class SyncRun:
         index_, count = self.cfg.shard
         out: dict[str, tuple[Rec, ...]] = {}
         for raw in self.hook.iter_files(self.bucket, per_page=MAX_PER_PAGE):
-            found = record_of(raw, self.cfg.catalog_id)
+            found = record_of(raw, self.cfg.catalog_id, self.cfg.adopt)
             if found is None:
                 continue
             path, rec = found
@@ -145,7 +152,7 @@ class SyncRun:
 
     # ---- planning (streams the walk; reads audio only to tell a touched track from a changed one) ----------
     def plan(self, walk: Iterable[cat.CatalogEntry], index: dict[str, tuple[Rec, ...]], failures: Failures) -> Plan:
-        plan = Plan(in_bucket=sum(len(v) for v in index.values()))
+        plan = Plan(in_bucket=len(index), files_in_bucket=sum(len(v) for v in index.values()))
         for entry in walk:
             recs = index.pop(entry.rel, ())
             try:
@@ -177,11 +184,47 @@ class SyncRun:
             plan.updates.append((entry.rel, keep.id, title, {**user_defined, **cat.markers(entry, self.cfg.catalog_id)}))
             return
         assert action == UNCHANGED
-        if self.cfg.update_metadata and keep.meta != meta_digest(title, user_defined):
+        if (self.cfg.update_metadata and keep.meta != meta_digest(title, user_defined)) or not keep.own:
             entry.sha256 = keep.sha_hex
             plan.updates.append((entry.rel, keep.id, title, {**user_defined, **cat.markers(entry, self.cfg.catalog_id)}))
             return
         plan.unchanged += 1
+
+    def keep_unknown(self, plan: Plan, walk: cat.CatalogWalk, failures: Failures) -> list[str]:
+        """A part of the catalog the walk could not read is unknown, never vanished: every bucket file recorded
+        under it is kept. Returns the parts reported as unreadable: folders that could not be listed, dangling
+        links named like tracks, and dangling links the bucket holds catalog files under (a dangling link that
+        hides nothing of the bucket only gets a warning: it cannot wedge every night). ``on_unreadable="fail"``:
+        no file is deleted as vanished in this run (as rclone skips deletions after a read error) and each
+        part fails the run at its end; ``"warn"``: the rest is tidied, a warning names the parts."""
+        parts = {u.rel: u for u in walk.unknown}
+        hidden = frozenset(parts) | frozenset(walk.skipped)
+        under: dict[str, int] = {}
+        for path in list(plan.missing):
+            part = hidden_by(path, hidden)
+            if part is None:
+                continue
+            plan.kept[path] = plan.missing.pop(path)
+            under[part] = under.get(part, 0) + plan.kept[path]
+        counted = [u for u in parts.values() if not u.link or u.track or under.get(u.rel)]
+        for u in parts.values():
+            if u not in counted:
+                self.log.warning("Ignoring %s: the bucket holds no catalog file under it", u)
+        if not counted:
+            return []
+        if self.cfg.on_unreadable == "fail" and plan.missing:
+            self.log.warning("on_unreadable='fail': the %d other track(s) without source are not deleted in this run"
+                             " either (part of the catalog could not be read)", len(plan.missing))
+            plan.kept.update(plan.missing)
+            plan.missing = {}
+        for u in counted:
+            reason = (f"cannot read this part of the catalog ({u.reason}); the {under.get(u.rel, 0)} bucket"
+                      " file(s) recorded under it were kept")
+            if self.cfg.on_unreadable == "fail":
+                failures.append({"path": u.rel or ".", "reason": reason})
+            else:
+                self.log.warning("%s: %s (on_unreadable='warn')", u.rel or ".", reason)
+        return [str(u) for u in counted]
 
     def check_guard(self, plan: Plan, walk: cat.CatalogWalk) -> None:
         if not self.cfg.delete_missing:
@@ -189,8 +232,8 @@ class SyncRun:
         index_, count = self.cfg.shard
         where = f"bucket {self.bucket}" + (f" (shard {index_}/{count})" if count > 1 else "")
         self.cfg.guard.check(
-            missing=sum(plan.missing.values()), in_bucket=plan.in_bucket, local_tracks=walk.tracks,
-            unreadable=walk.unreadable, where=where,
+            missing=len(plan.missing), missing_files=sum(plan.missing.values()), in_bucket=plan.in_bucket,
+            local_tracks=walk.tracks, where=where,
         )
 
     # ---- metadata updates ---------------------------------------------------------------------------------
@@ -287,6 +330,13 @@ class SyncRun:
                 failures: Failures, progress: Progress, sent: list[int], lost: list[Upload]) -> None:
         try:
             record, size = future.result()
+            file_id = whole(record.get("id"))
+            if file_id <= 0:  # a hook that let a non-id through: the same rule as the answer parser
+                raise InvalidResponseError(f"upload of {task.entry.rel}: the answer's file id (field 'id') is not an id")
+        except InvalidResponseError as exc:  # a 2xx the client cannot use: the file may exist, never re-sent blindly
+            failures.append({"path": task.entry.rel, "reason": f"InvalidResponseError: {exc}"})
+            progress.add(0)
+            return
         except MusicApiError as exc:
             if exc.request_may_have_been_processed and not isinstance(exc, (JobFailedError, InvalidInputError)):
                 lost.append(task)
@@ -298,7 +348,7 @@ class SyncRun:
             failures.append({"path": task.entry.rel, "reason": f"{type(exc).__name__}: {exc}"})
             progress.add(0)
             return
-        uploaded[task.entry.rel] = int(record.get("id") or 0)
+        uploaded[task.entry.rel] = file_id
         sent[0] += size
         progress.add(task.entry.size)
 
@@ -366,7 +416,12 @@ class SyncRun:
             self.log.info("%d track(s) keep older copies until their new version is ready (next run)", waiting)
         gone = [r.id for p in missing for r in fresh.get(p, ())]
         confirmed = {rel for keep_id, (rel, _) in candidates.items() if keep_id in ready and rel in verify}
-        return self._delete(replaced, failures), self._delete(gone, failures), confirmed
+        deleted = self._delete(gone, failures)  # vanished tracks first: the guard sized max_delete for them
+        replaced_count = self._delete(replaced, failures)
+        if (held := self.budget.report()) is not None:
+            self.log.warning("Catalog sync: %s", held)
+            failures.append({"path": "(deletions)", "reason": held})
+        return replaced_count, deleted, confirmed
 
     def _stat(self, rel: str) -> Local | None | bool:
         """The track now; None when it is gone; False when it cannot be checked (then nothing is deleted)."""
@@ -387,7 +442,9 @@ class SyncRun:
         return ready
 
     def _delete(self, ids: list[int], failures: Failures) -> int:
+        """THE one delete of the sync: every file goes through the run's ``max_delete`` budget."""
         ids = sorted(set(ids))  # a listing that repeats a record must not count (or send) it twice
+        ids = ids[: self.budget.take(len(ids))]
         if not ids:
             return 0
         try:

@@ -1,7 +1,8 @@
 """Pure planning of a catalog sync: local track facts + bucket records -> actions. No I/O here.
 
-A bucket file belongs to catalog path ``p`` when its ``user_defined`` holds ``catalog_path == p`` (and the
-sync's ``catalog_id``, when set). Per path the planner decides one of:
+A bucket file belongs to catalog path ``p`` when its ``user_defined`` holds ``catalog_path == p`` and the
+sync's ``catalog_id`` (no ``catalog_id`` at all for a sync without one: another catalog's labelled files are
+never the sync's, unless it names their label in ``adopt``). Per path the planner decides one of:
 
 * ``UNCHANGED``: a record matches the local size + mtime (no read of the audio);
 * ``VERIFY``: a record has the local size but another mtime: hash the track, then :func:`decide_hashed`;
@@ -45,6 +46,7 @@ class Rec(NamedTuple):
     mtime: Any
     sha: bytes | None  # the 32 raw bytes of catalog_sha256 (half the memory of the hex text)
     meta: int  # digest of (title, user_defined without markers): "is the metadata up to date?"
+    own: bool = True  # labelled with the sync's own catalog_id (False: adopted from another label)
 
     @property
     def sha_hex(self) -> str | None:
@@ -85,15 +87,23 @@ def whole(value: Any, default: int = 0) -> int:
     return _int(value, default)
 
 
-def record_of(raw: Mapping[str, Any], catalog_id: str | None) -> tuple[str, Rec] | None:
-    """``(catalog_path, Rec)`` of a listed bucket file, or None when the file is not the sync's."""
+def record_of(
+    raw: Mapping[str, Any], catalog_id: str | None, adopt: Iterable[str | None] = ()
+) -> tuple[str, Rec] | None:
+    """``(catalog_path, Rec)`` of a listed bucket file, or None when the file is not the sync's.
+
+    The sync's files carry its ``catalog_id`` (none at all when it has none); files of the labels in ``adopt``
+    (``None``: unlabelled files) are taken over explicitly. Any other label is another catalog's: never touched.
+    """
     ud = raw.get("user_defined")
     if not isinstance(ud, Mapping):
         return None
     path = ud.get("catalog_path")
     if not isinstance(path, str) or not path:
         return None
-    if catalog_id and ud.get("catalog_id") != catalog_id:
+    label = ud.get("catalog_id") or None
+    own = label == (catalog_id or None)
+    if not own and label not in adopt:
         return None
     file_id = _int(raw.get("id"), 0)
     if file_id <= 0:  # no usable id: it can be neither kept nor deleted
@@ -102,7 +112,7 @@ def record_of(raw: Mapping[str, Any], catalog_id: str | None) -> tuple[str, Rec]
     rec = Rec(
         id=file_id, state=_int(raw.get("state"), 0), size=ud.get("catalog_size"),
         mtime=ud.get("catalog_mtime"), sha=_sha_bytes(sha),
-        meta=meta_digest(raw.get("title"), ud),
+        meta=meta_digest(raw.get("title"), ud), own=own,
     )
     return path, rec
 
@@ -166,6 +176,22 @@ def converge(recs: Iterable[Rec], local: Local) -> tuple[Rec | None, list[Rec]]:
     if keep is None:
         return None, []
     return keep, [r for r in recs if r.id != keep.id]
+
+
+# ---- parts of the catalog the walk could not read -----------------------------------------------------------
+def hidden_by(path: str, unknown: set[str] | frozenset[str]) -> str | None:
+    """The part of ``unknown`` (relative folders or links; ``""`` is the whole catalog) that ``path`` lies under,
+    or None. A bucket file under an unknown part is never "vanished": nobody saw whether its source is there."""
+    if not unknown:
+        return None
+    if "" in unknown:
+        return ""
+    prefix = ""
+    for part in path.split("/"):
+        prefix = f"{prefix}/{part}" if prefix else part
+        if prefix in unknown:
+            return prefix
+    return None
 
 
 # ---- sharding ----------------------------------------------------------------------------------------

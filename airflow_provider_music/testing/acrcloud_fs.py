@@ -10,6 +10,13 @@ scan finishes, against the container as it is then.
 When a container has a ``callback_url``, the finished file object (as ``GET`` returns it, in a ``data``
 envelope) is POSTed there once the scan is done, through the frame's loopback-only sender
 (:mod:`airflow_provider_music.testing.callbacks`; deliveries are recorded in the emulator state).
+
+AI-music detection (containers created with ``ai_detection``): every finished scan's ``results`` carry
+``ai_detection`` with one entry, decided per file and deterministic. A file is AI-generated when its scan name,
+upload file name or URL contains ``ai-generated``, ``ai_generated``, ``suno`` or ``udio`` (case ignored), or
+its bytes contain the marker of :mod:`.acrcloud_ai` (``mark_ai_generated`` adds it to a WAV). Then ``prediction`` is
+``"ai"``, ``ai_probability`` 0.90-0.99 and ``likely_source`` ``"udio"`` when the name says so, else ``"suno"``;
+otherwise ``"human"``, 0.01-0.10 and no likely source (the exact probability comes from the content hash).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -24,6 +32,7 @@ from fastapi.responses import JSONResponse, Response
 
 from airflow_provider_music.contract.acrcloud import REGIONS
 from airflow_provider_music.contract.acrcloud_fs import ENGINES, FS_DATA_TYPES, fs_callback_payload
+from airflow_provider_music.testing.acrcloud_ai import ai_source_of
 from airflow_provider_music.testing.acrcloud_common import (
     API,
     MUSIC_BUCKET_ID,
@@ -39,6 +48,27 @@ from airflow_provider_music.testing.callbacks import deliver
 
 _EMPTY_RESULTS = ("music", "cover_songs", "custom_files", "speech", "music_speech")
 _CONTAINER_FIELDS = ("name", "audio_type", "policy", "callback_url", "deepright", "music_detection", "ai_detection")
+def ai_detection_item(f: ScannedFile) -> dict[str, Any]:
+    """The emulated ``ai_detection`` entry of a scanned file (deterministic: marker/name and content hash)."""
+    spread = int((f.sha256 or "0" * 4)[:4], 16) / 0xFFFF * 0.09
+    source = f.ai_source
+    probability = round((0.90 if source else 0.01) + spread, 4)
+    item: dict[str, Any] = {
+        "prediction": "ai" if source else "human", "likely_source": source, "ai_probability": probability,
+        "duration": f.duration, "start": 0, "end": f.duration, "source_probabilities": [],
+    }
+    if source:
+        other = "udio" if source == "suno" else "suno"
+        item["source_probabilities"] = [{"source": source, "probability": round(probability * 0.9, 4)},
+                                        {"source": other, "probability": round(probability * 0.1, 4)}]
+    return item
+
+
+@dataclass
+class ScannedFile(FsFile):
+    """A scanned file and what the emulated AI detection needs (the likely source, or None: human)."""
+
+    ai_source: str | None = None
 
 
 class AcrCloudFileScanningApi(AcrCloudRoutes):
@@ -174,6 +204,8 @@ class AcrCloudFileScanningApi(AcrCloudRoutes):
             out["music"], out["custom_files"] = music, custom
         if engine in (2, 3):
             out["cover_songs"] = music + custom
+        if container.get("ai_detection"):
+            out["ai_detection"] = [ai_detection_item(f)] if isinstance(f, ScannedFile) else []
         return out
 
     def fs_state(self, f: FsFile) -> int:
@@ -190,7 +222,9 @@ class AcrCloudFileScanningApi(AcrCloudRoutes):
         out = {
             "id": f.id, "uid": 1, "cid": f.cid, "name": f.name, "duration": f.duration, "uri": f.uri,
             "data_type": f.data_type, "engine": (self.store.containers.get(f.cid) or {}).get("engine", 1),
-            "count": 0, "total": 0, "state": st, "music_detected": 1 if st == 1 else 0,
+            "count": 0, "total": 0, "music_detected": 1 if st == 1 else 0,
+            # ``acrcloud.fs_processing_state``: the state shown while scanning (plays a state added later)
+            "state": self.state.setting("acrcloud.fs_processing_state", 0) if st == 0 else st,
             "created_at": iso(f.created), "updated_at": iso(f.created),
         }
         if with_result:
@@ -215,12 +249,14 @@ class AcrCloudFileScanningApi(AcrCloudRoutes):
         name = str(body.get("name") or "")
         if upload is None:
             url = str(body["url"])
-            return {"sha256": hashlib.sha256(url.encode()).hexdigest(), "uri": f"audio_url:{url}", "name": name or url}
+            return {"sha256": hashlib.sha256(url.encode()).hexdigest(), "uri": f"audio_url:{url}", "name": name or url,
+                    "ai_source": ai_source_of(f"{name} {url}")}
         spooled = await self.state.spool_upload(upload[1])
         out: dict[str, Any] = {"sha256": spooled.sha256, "uri": f"audio:{upload[1].filename}",
                                "name": name or upload[1].filename or "upload"}
+        data = await asyncio.to_thread(self.read_spooled, spooled.path)
+        out["ai_source"] = ai_source_of(f"{name} {upload[1].filename or ''}", data)
         if body.get("data_type") == "audio":
-            data = await asyncio.to_thread(self.read_spooled, spooled.path)
             out["duration"] = int(round(audio_duration(data)))
             out["fingerprint_sha256"] = await asyncio.to_thread(db_fingerprint_sha, data)
         return out
@@ -235,7 +271,7 @@ class AcrCloudFileScanningApi(AcrCloudRoutes):
             return self.invalid("The given data was invalid.", errors)
         described = await self.describe_upload(body, upload)
         with self.state.lock:
-            f = FsFile(
+            f = ScannedFile(
                 id=str(uuid.uuid4()), cid=cid, data_type=str(body["data_type"]), created=self.state.now(),
                 forced_error=self.state.rng.random() < float(self.state.setting("acrcloud.fs_error_rate", 0.0)),
                 **described,
@@ -323,4 +359,4 @@ class AcrCloudFileScanningApi(AcrCloudRoutes):
         router.add_api_route("/api/fs-containers/{cid}/files/{ids}/rescan", self.fs_rescan, methods=["PUT"])
 
 
-__all__ = ["AcrCloudFileScanningApi"]
+__all__ = ["AcrCloudFileScanningApi", "ScannedFile", "ai_detection_item"]

@@ -83,7 +83,7 @@ APIS: tuple[EmulatedApi, ...] = (
     EmulatedApi("acrcloud", "airflow_provider_music.testing.acrcloud", "/api/", "acrcloud", "acrcloud_default",
                 extras=_acrcloud_extras),
     EmulatedApi("audioshake", "airflow_provider_music.testing.audioshake", "/", "audioshake", "audioshake_default",
-                credentials=(BEARER, X_API_KEY), extras=lambda base_url: {"api": "jobs"}),
+                credentials=(BEARER, X_API_KEY)),  # type audioshake: the Jobs API (audioshake_tasks: Tasks)
     EmulatedApi("flowmusic", "airflow_provider_music.testing.flowmusic", "/v1/flowmusic/", "flowmusic",
                 "flowmusic_default"),
 )

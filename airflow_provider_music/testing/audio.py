@@ -50,3 +50,14 @@ def write_sine_wav(path: str | Path, seconds: float = 2.0, **kwargs: float) -> P
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(sine_wav(seconds, **kwargs))  # type: ignore[arg-type]
     return target
+
+
+def m4a_clip() -> bytes:
+    """A real m4a (AAC-LC in MPEG-4, brand ``M4A``, 2 s of a 440 Hz tone, about 7 KB), packaged with the emulator.
+
+    Made once with ffmpeg (``ffmpeg -f lavfi -i "sine=frequency=440:duration=2:sample_rate=22050" -ac 1 -c:a aac
+    -b:a 24k -map_metadata -1 -fflags +bitexact -flags:a +bitexact -movflags +faststart -brand M4A clip.m4a``);
+    nothing is encoded at run time."""
+    from importlib.resources import files
+
+    return files("airflow_provider_music.testing").joinpath("clip.m4a").read_bytes()

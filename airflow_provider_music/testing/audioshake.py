@@ -17,7 +17,8 @@ webhook (setting ``audioshake.webhook_url``, the Dashboard's "Webhook URL") gets
 per target that ends (``completed`` / ``error``). ``state.callbacks`` records every attempt.
 
 Settings (``state.settings``): ``audioshake.fail_stems`` (models that fail), ``audioshake.failure_status``
-(Tasks: ``error`` or ``failed``), ``audioshake.processing_status``, ``audioshake.output_layout`` (``top`` or
+(Tasks: ``error`` or ``failed``), ``audioshake.processing_status`` (and legacy ``audioshake.created_status``:
+what a job shows before it processes), ``audioshake.output_layout`` (``top`` or
 ``source``: outputs inside ``sourceAsset`` as the legacy data-model page prints), ``audioshake.output_names``
 (``{model: name}``), ``audioshake.rate_limit`` (requests per second), ``audioshake.webhook_url``.
 """
@@ -335,7 +336,8 @@ class LegacyJobsApi:
         """The seed's job model: ``metadata`` and ``stemMetadata`` (with ``stemName``), outputs when done."""
         meta, phase = job["metadata"], self.shared.phase(job["created"])
         processing = self.shared.setting("processing_status", "processing")
-        status = {"created": "created", "processing": processing}.get(phase, "failed" if job["fail"] else "completed")
+        created = self.shared.setting("created_status", "created")
+        status = {"created": created, "processing": processing}.get(phase, "failed" if job["fail"] else "completed")
         out: dict[str, Any] = {k: job[k] for k in ("id", "clientId", "requestId", "licenseId")}
         out.update({"createdAt": iso(job["created"]), "startedAt": iso(job["created"] + 0.01),
                     "updatedAt": iso(time.time()), "metadata": meta,

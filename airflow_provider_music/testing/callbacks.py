@@ -5,7 +5,8 @@
 * :func:`deliver` - the same, awaited (``await deliver(url, payload)`` inside an emulator handler).
 
 A URL whose host is not 127.0.0.0/8, ``::1`` or ``localhost`` (or not http/https) is refused and recorded;
-nothing leaves the machine. Each POST has a short timeout and a few bounded retries (connection errors and
+nothing leaves the machine: no redirect is followed and no proxy is used, whatever ``http_proxy`` /
+``HTTP_PROXY`` / ``ALL_PROXY`` say. Each POST has a short timeout and a few bounded retries (connection errors and
 5xx). Every delivery is recorded by the emulator state (``state.snapshot()["callbacks"]``,
 ``GET /_emulator/state``) so tests can assert what was sent where.
 """
@@ -158,7 +159,9 @@ def _post_once(url: str, body: bytes, headers: dict[str, str], timeout: float) -
     request = urllib.request.Request(  # noqa: S310 - loopback http(s) only, checked before
         url, data=body, method="POST", headers={"Content-Type": "application/json", **headers}
     )
-    opener = urllib.request.build_opener(_NoRedirect)  # a redirect could point off the machine
+    # no redirect (it could point off the machine) and NEVER a proxy: http_proxy/HTTP_PROXY/ALL_PROXY would
+    # carry a loopback callback and its payload to the proxy host (an empty ProxyHandler ignores them)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect)
     with opener.open(request, timeout=timeout) as answer:
         return int(answer.status)
 

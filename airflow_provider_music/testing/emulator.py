@@ -10,9 +10,11 @@ after configurable delays, per-route fault injection (error status with a rate, 
 latency, dropped connections, HTML or truncated bodies) and request counters. Control it from Python
 (:class:`EmulatorState`) or over HTTP under ``/_emulator/``.
 
-Run it: ``python -m airflow_provider_music.testing.emulator --host 127.0.0.1 --port 8080`` (prints the
-``export AIRFLOW_CONN_...`` lines for every API); ``--print-env`` prints only those lines and exits, so
-``eval "$(python -m airflow_provider_music.testing.emulator --print-env --port 8080)"`` works.
+Run it: ``python -m airflow_provider_music.testing.emulator`` (127.0.0.1, port :data:`DEFAULT_PORT` = 8590,
+which no Airflow component uses by default; ``--port`` or ``MUSIC_EMULATOR_PORT`` picks another) prints the
+``export AIRFLOW_CONN_...`` lines for every API; ``--print-env`` prints only those lines and exits, so
+``eval "$(python -m airflow_provider_music.testing.emulator --print-env)"`` works in the shell of every
+Airflow process (scheduler, triggerer, workers). A port already taken fails at once with one line naming it.
 
 The APIs served are listed once, in :mod:`airflow_provider_music.testing.apis`; callbacks go through
 :mod:`airflow_provider_music.testing.callbacks` (loopback only, recorded in the state snapshot).
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
+import errno
 import hashlib
 import json
 import os
@@ -35,7 +39,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -128,6 +132,9 @@ class EmulatorState:
         self.tokens = set(tokens or {DEFAULT_TOKEN})
         self.job_seconds = job_seconds
         self.settings: dict[str, Any] = dict(settings or {})
+        #: What :meth:`reset` returns to: the start-up settings (``--setting``, ``settings=``) and job_seconds.
+        self.startup_settings: dict[str, Any] = copy.deepcopy(self.settings)
+        self.startup_job_seconds = job_seconds
         self.rng = random.Random(seed)
         self.lock = threading.RLock()
         self.spool_dir = tempfile.mkdtemp(prefix="music-emulator-")
@@ -255,14 +262,20 @@ class EmulatorState:
                 func()
 
     def reset(self) -> None:
-        """Forget every job, upload, fault and counter; keep tokens and settings registered at start."""
+        """Back to the state at start-up: every job, upload, fault, counter and callback record forgotten, and
+        the settings (``PATCH /_emulator/settings``) and ``job_seconds`` back to the start-up ones (those
+        given with ``--setting`` / ``--job-seconds`` / ``EmulatorState(settings=...)``). Tokens stay."""
         with self.lock:
             self.faults.clear()
             self.request_counts.clear()
             self.route_counts.clear()
             self.clients.clear()
+            self.settings.clear()
+            self.settings.update(copy.deepcopy(self.startup_settings))
+            self.job_seconds = self.startup_job_seconds
             for func in self._resetters:
                 func()
+        self.settings_changed()  # every API re-reads its settings (e.g. FlowMusic's job_seconds)
         self.callbacks.reset()
         shutil.rmtree(self.spool_dir, ignore_errors=True)
         os.makedirs(self.spool_dir, exist_ok=True)
@@ -369,6 +382,8 @@ def create_app(state: EmulatorState | None = None) -> FastAPI:
 
     @app.post("/_emulator/reset")
     def post_reset() -> Response:
+        """Back to the start-up state: jobs, uploads, faults, counters, callbacks AND settings (to the start-up
+        ones, ``--setting`` included). Tokens stay."""
         state.reset()
         return Response(status_code=204)
 
@@ -431,6 +446,23 @@ def require_credential(*credentials: Credential, deny: Callable[[], Exception] |
     return dependency
 
 
+#: the emulator's default port: none of Airflow's defaults (api-server 8080, worker log server 8793, triggerer
+#: log server 8794, scheduler health check 8974, StatsD 8125, Celery Flower 5555; tests/core/test_emulator_cli.py)
+DEFAULT_PORT = 8590
+#: environment variable overriding :data:`DEFAULT_PORT` (for both the server and ``--print-env``)
+PORT_ENV = "MUSIC_EMULATOR_PORT"
+
+
+def default_port(environ: Mapping[str, str] | None = None) -> int:
+    """``$MUSIC_EMULATOR_PORT`` when set (an integer 0-65535), else :data:`DEFAULT_PORT`."""
+    raw = (os.environ if environ is None else environ).get(PORT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_PORT
+    if not raw.isdigit() or int(raw) > 65535:
+        raise ValueError(f"{PORT_ENV}={raw!r} is not a port number (0-65535)")
+    return int(raw)
+
+
 def bind_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -449,7 +481,8 @@ def url_for(host: str, port: int) -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=(__doc__ or "music emulator").splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080, help="0 picks a free port")
+    parser.add_argument("--port", type=int, default=None,
+                        help=f"port (default ${PORT_ENV} or {DEFAULT_PORT}, clear of Airflow's ports); 0 picks a free one")
     parser.add_argument("--token", action="append", help=f"accepted API token (repeatable; default {DEFAULT_TOKEN})")
     parser.add_argument("--job-seconds", type=float, default=2.0, help="seconds a job stays in progress")
     parser.add_argument("--setting", action="append", default=[], metavar="KEY=JSON", help="emulator setting")
@@ -472,20 +505,40 @@ def _settings(items: list[str]) -> dict[str, Any]:
     return settings
 
 
+def _bind_or_explain(host: str, port: int) -> socket.socket | None:
+    """The listening socket, or None after one line on stderr saying which port is taken and what to do."""
+    try:
+        return bind_socket(host, port)
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EACCES):
+            raise
+        why = "is already in use" if exc.errno == errno.EADDRINUSE else "may not be bound by this user"
+        print(f"music emulator: port {port} on {host} {why}; choose another with --port N (or {PORT_ENV}=N; "
+              f"--port 0 picks a free one) and run --print-env with the same port", file=sys.stderr, flush=True)
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if not is_loopback(args.host) and not args.allow_remote:
         parser.error(f"refusing to bind non-loopback address {args.host!r}; pass --allow-remote to do it anyway")
+    if args.port is None:
+        try:
+            args.port = default_port()
+        except ValueError as exc:
+            parser.error(str(exc))
     token = (args.token or [DEFAULT_TOKEN])[0]
     if args.print_env:
         if args.port == 0:
             parser.error("--print-env needs a fixed --port (0 picks a free port only when the server starts)")
         print("\n".join(export_lines(url_for(args.host, args.port), token=token)), flush=True)
         return 0
+    sock = _bind_or_explain(args.host, args.port)  # first: a taken port fails before anything else starts
+    if sock is None:
+        return 2
     import uvicorn
 
-    sock = bind_socket(args.host, args.port)
     host, port = sock.getsockname()[:2]
     state = EmulatorState(tokens=set(args.token or [DEFAULT_TOKEN]), job_seconds=args.job_seconds,
                           settings=_settings(args.setting))

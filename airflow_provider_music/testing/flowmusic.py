@@ -18,8 +18,11 @@ Postman collection sends every value as a string). Settings (``state.settings`` 
 * ``flowmusic.cdn_base_url``: origin of ``audio_url``/``wav_url`` (default: the emulator on its other
   loopback name, a different origin like storage.googleapis.com).
 
-``audio_url`` serves the clip's WAV bytes labelled ``audio/mp4`` (no m4a encoder offline), ``wav_url`` a
-real WAV, music/download a valid silent mp3. ``replyUrl`` callbacks go through
+``audio_url`` serves a real m4a (AAC in MPEG-4, a packaged 2 s tone: the same for every clip), ``wav_url`` a
+real WAV of the clip's own tone, music/download a valid silent mp3. As the service: an account in error state
+shows its ``error`` in GET accounts and GET accounts/{email}; a clip is listed, downloadable and editable only
+once its job completed; Trim ``end_s`` and replace ``mask_end_s`` past the clip's duration answer 400; GET
+accounts/usage names the song (``conversation_id``/``conversation_title``) of every charge. ``replyUrl`` callbacks go through
 :mod:`airflow_provider_music.testing.callbacks` (loopback only, recorded in ``state.callbacks``).
 """
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +40,7 @@ from fastapi.responses import JSONResponse, Response
 from airflow_provider_music.contract import flowmusic as fm
 from airflow_provider_music.core.errors import InvalidInputError
 from airflow_provider_music.testing.apis import BEARER
+from airflow_provider_music.testing.audio import m4a_clip
 from airflow_provider_music.testing.callbacks import send_callback
 from airflow_provider_music.testing.emulator import require_credential
 from airflow_provider_music.testing.flowmusic_store import (
@@ -89,12 +94,21 @@ class FlowMusicApi:
             base = next((base.replace(a, b) for a, b in swap.items() if a in base), base)
         return base + CDN_PREFIX
 
-    def healthy(self, acc: Account) -> Account:
+    def error_of(self, acc: Account) -> str | None:
+        """Why an account is in error state (its own reason, or ``flowmusic.account_error``), else None."""
         reason = acc.error or self.setting("account_error")
+        return (reason if isinstance(reason, str) else "refresh token rejected") if reason else None
+
+    def healthy(self, acc: Account) -> Account:
+        reason = self.error_of(acc)
         if reason:
-            reason = reason if isinstance(reason, str) else "refresh token rejected"
             raise FlowMusicError(596, f"Account {acc.email} in error state: {reason}")
         return acc
+
+    def shown_clip(self, ident: str) -> Any:
+        """A clip the service shows (its job completed), else None: pending clips are not there yet."""
+        clip = self.store.clips.get(ident)
+        return clip if clip is not None and clip.visible(self.state.now()) else None
 
     def account(self, email: str | None) -> Account:
         acc = self.store.accounts.get(email or "")
@@ -132,13 +146,13 @@ class FlowMusicApi:
                        else "Prompt moderated: the model declined to generate audio")
             raise FlowMusicError(status, message)
 
-    def charge(self, acc: Account, cost: float, title: str) -> None:
+    def charge(self, acc: Account, cost: float, title: str, conversation: str) -> None:
         if cost <= 0:
             return
         if acc.credits < cost:
             raise FlowMusicError(402, f"Account {acc.email} has insufficient credits ({int(acc.credits)} left)")
         acc.credits -= cost
-        acc.record(self.state.now(), int(cost * 12), title)
+        acc.record(self.state.now(), int(cost * 12), title, conversation)
 
     async def read_body(self, request: Request) -> dict[str, Any]:
         ctype = request.headers.get("content-type", "")
@@ -171,11 +185,11 @@ class FlowMusicApi:
 
     # ---- accounts -------------------------------------------------------------------------------
     async def get_accounts(self) -> Any:
-        return {email: acc.as_json() for email, acc in self.store.accounts.items()}
+        return {email: acc.as_json(error=self.error_of(acc)) for email, acc in self.store.accounts.items()}
 
     async def get_account(self, email: str) -> Any:
         acc = self.account(email)
-        return acc.as_json(live=not (acc.error or self.setting("account_error")))
+        return acc.as_json(live=True, error=self.error_of(acc))
 
     async def post_accounts(self, request: Request) -> Any:
         body = await self.read_body(request)
@@ -214,18 +228,23 @@ class FlowMusicApi:
         if not email:
             raise FlowMusicError(400, "Parameter email is required")
         acc = self.account(email)
-        days: dict[str, dict[str, Any]] = {}
+        days: dict[tuple[str, str], dict[str, Any]] = {}  # one row per UTC day and song, as the service
+        songs: dict[str, dict[str, Any]] = {}
         for item in acc.spent:
-            day = _day(item["at"])
-            row = days.setdefault(day, {"type": "producer-usage", "amount": 0, "event_at": day,
-                                        "max_created_at": "", "_account_email": acc.email})
+            day, song = _day(item["at"]), item["conversation"]
+            row = days.setdefault((day, song), {
+                "type": "producer-usage", "amount": 0, "conversation_id": song, "conversation_title": item["title"],
+                "event_at": day, "max_created_at": "", "_account_email": acc.email})
             row["amount"] += item["tokens"]
             row["max_created_at"] = iso(item["at"])
+            spend = songs.setdefault(song, {"conversation_id": song, "title": item["title"], "email": acc.email,
+                                            "tokens": 0, "credits": 0})
+            spend["tokens"] += item["tokens"]
+            spend["credits"] = spend["tokens"] // 12
         tokens = sum(i["tokens"] for i in acc.spent)
         summary = {"by_type_tokens": {"producer-usage": tokens}, "by_type_credits": {"producer-usage": tokens // 12},
                    "total_charged_credits": tokens // 12, "total_received_tokens": 0,
-                   "per_conversation": [{"title": i["title"], "email": acc.email, "tokens": i["tokens"],
-                                         "credits": i["tokens"] // 12} for i in acc.spent]}
+                   "per_conversation": list(songs.values())}
         return {"email": acc.email, "events": list(days.values()), "summary": summary}
 
     # ---- music ----------------------------------------------------------------------------------
@@ -247,12 +266,13 @@ class FlowMusicApi:
                 asset = self.store.assets.get(ident)
                 if asset is None or asset.email != acc.email:
                     raise FlowMusicError(400, f"{ident} is not an asset of account {acc.email}")
-        self.charge(acc, float(self.setting("song_cost", 5)), body["prompt"][:40])
+        title = " ".join(body["prompt"].split()[:3]).title() or "Untitled"
+        song = str(uuid.uuid4())
+        self.charge(acc, float(self.setting("song_cost", 5)), title, song)
         self.store.create_bodies.append(dict(body))
         lyrics = body.get("lyrics") or (None if body.get("instrumental") else "[Verse]\nla la la")
-        title = " ".join(body["prompt"].split()[:3]).title() or "Untitled"
-        clips = [self.store.new_clip(acc.email, acc.user_id, self.state.now(), title=f"{title} ({ab})", lyrics=lyrics)
-                 for ab in ("A", "B")]
+        clips = [self.store.new_clip(acc.email, acc.user_id, self.state.now(), title=f"{title} ({ab})", lyrics=lyrics,
+                                     conversation=song) for ab in ("A", "B")]
         return await self.start_job(request, acc, body, [c.clip for c in clips])
 
     def check_model(self, body: dict[str, Any]) -> None:
@@ -267,6 +287,8 @@ class FlowMusicApi:
         failure = {"code": str(self.setting("failure_code", "generation_failed")), "message": "Flow Music failed"}
         job = self.store.new_job(acc, self.state.now(), delay=delay, request=body, outcome=outcome, clips=clips,
                                  operation=operation, cost=cost, failure=failure if outcome == "failed" else None)
+        for ident in clips:
+            self.store.clips[ident].job = job  # shown (GET music, downloads, edits) once the job completed
         if body.get("replyUrl"):
             asyncio.get_running_loop().call_later(delay, self.schedule_callback, job.jobid)
         if body.get("mode") == "async":
@@ -284,19 +306,20 @@ class FlowMusicApi:
                        params=params, mode=raw.get("mode"), model=raw.get("model"), reply_url=raw.get("replyUrl"),
                        reply_ref=raw.get("replyRef"))
         self.check_model(body)
-        source = self.store.clips.get(body["clip"])
+        source = self.shown_clip(body["clip"])
         if source is None:
             raise FlowMusicError(404, f"Clip {body['clip']} not found")
+        checked(fm.check_within_clip, body, source.duration)
         if op == "stems":
             return await self.stems(request, source)
         self.moderate(body.get("instruction"), body.get("lyrics"), body.get("prompt"))
         acc = self.pick(source.email, slot=True)
         cost = 0 if op == "effect" else float(self.setting("song_cost", 5))
-        self.charge(acc, cost, f"{op} {source.title}")
+        self.charge(acc, cost, source.title, source.conversation)
         self.store.create_bodies.append(dict(body))
         clip = self.store.new_clip(acc.email, acc.user_id, self.state.now(), title=body.get("title") or
                                    f"{source.title} ({op})", lyrics=body.get("lyrics") or source.lyrics,
-                                   freq=source.freq * (1.5 if op == "cover" else 1.0))
+                                   freq=source.freq * (1.5 if op == "cover" else 1.0), conversation=source.conversation)
         return await self.start_job(request, acc, body, [clip.clip], operation=op)
 
     async def stems(self, request: Request, source: Any) -> Any:
@@ -304,7 +327,7 @@ class FlowMusicApi:
         if source.clip not in self.store.stems_of:
             await asyncio.sleep(min(self.state.job_delay("flowmusic"), 2.0))
             made = [self.store.new_clip(acc.email, acc.user_id, self.state.now(), title=f"{source.title} - {name}",
-                                        freq=source.freq, factor=factor, stem=name)
+                                        freq=source.freq, factor=factor, stem=name, conversation=source.conversation)
                     for name, factor in (("drums", 0.3), ("bass", 0.4), ("vocals", 0.5), ("other", 0.2))]
             self.store.stems_of[source.clip] = [c.clip for c in made]
         cdn = self.cdn(request)
@@ -329,7 +352,9 @@ class FlowMusicApi:
         lim = checked(fm.check_number, "limit", limit, 1, 100, integer=True)
         off = checked(fm.check_number, "offset", offset, 0, None, integer=True)
         acc = self.pick(email, slot=False)
-        clips = sorted((c for c in self.store.clips.values() if c.email == acc.email), key=lambda c: -c.created)
+        now = self.state.now()
+        clips = sorted((c for c in self.store.clips.values() if c.email == acc.email and c.visible(now)),
+                       key=lambda c: -c.created)
         lim, off = int(lim or 20), int(off or 0)
         cdn = self.cdn(request)
         page = [{k: v for k, v in c.as_json(cdn).items() if k in ("clip", "title", "lyrics", "duration_s",
@@ -341,7 +366,7 @@ class FlowMusicApi:
     async def get_download(self, id: str | None = None, format: str = "mp3") -> Any:
         if not id or format != "mp3":
             raise FlowMusicError(400, "Parameter id not a valid clip ID or jobid")
-        clip = self.store.clips.get(id)
+        clip = self.shown_clip(id)
         if clip is None and id in self.store.jobs:
             job = self.find_job(id)
             if job.status(self.state.now()) != "completed":
@@ -453,12 +478,14 @@ class FlowMusicApi:
 
     async def get_cdn(self, name: str) -> Response:
         key, _, ext = name.rpartition(".")
-        clip = self.store.clips.get(self.store.by_key.get(key, ""))
+        clip = self.shown_clip(self.store.by_key.get(key, ""))
         if clip is None or ext not in ("wav", "m4a", "jpg"):
             return Response(status_code=404)
         if ext == "jpg":
             return Response(b"\xff\xd8\xff\xe0" + bytes(60), media_type="image/jpeg")
-        return Response(self.store.audio(clip), media_type="audio/wav" if ext == "wav" else "audio/mp4")
+        if ext == "m4a":
+            return Response(m4a_clip(), media_type="audio/mp4")
+        return Response(self.store.audio(clip), media_type="audio/wav")
 
 
 def _day(ts: float) -> str:

@@ -48,10 +48,12 @@ class Account:
     added: float = 0.0
     spent: list[dict[str, Any]] = field(default_factory=list)
 
-    def record(self, now: float, tokens: int, title: str) -> None:
-        self.spent.append({"at": now, "tokens": tokens, "title": title})
+    def record(self, now: float, tokens: int, title: str, conversation: str = "") -> None:
+        self.spent.append({"at": now, "tokens": tokens, "title": title, "conversation": conversation})
 
-    def as_json(self, *, live: bool = False) -> dict[str, Any]:
+    def as_json(self, *, live: bool = False, error: str | None = None) -> dict[str, Any]:
+        """The account record; ``error`` (or the account's own) = the reason of its error state: shown as the
+        service shows it (and then no live balances)."""
         out: dict[str, Any] = {
             "email": self.email, "tier": self.tier, "subscription_plan": f"{self.tier}-monthly",
             "provider": "g1_entitlement", "user_id": self.user_id, "maxJobs": self.max_jobs,
@@ -59,8 +61,9 @@ class Account:
             "access_token": "eyJ…redacted…zmQ", "access_token_expires_at": iso(self.added + 3600),
             "refresh_token": "l6e…redacted…z4v", "session_id": str(uuid.uuid5(uuid.NAMESPACE_OID, self.email)),
         }  # fmt: skip
-        if self.error:
-            out["error"] = self.error
+        reason = self.error or error
+        if reason:
+            out["error"] = reason
         elif live:
             out["credits_remaining"] = int(self.credits)
             out["tokens_remaining"] = int(self.credits * 12)
@@ -79,10 +82,18 @@ class Clip:
     freq: float
     factor: float = 1.0
     stem: str | None = None
+    duration: float = 2.0
+    #: the song (a Flow Music "conversation") the clip belongs to: charges of GET accounts/usage name it
+    conversation: str = ""
+    #: the job that makes the clip: the service shows a clip (GET music, downloads, edits) once it completed
+    job: Job | None = None
+
+    def visible(self, now: float) -> bool:
+        return self.job is None or self.job.status(now) == "completed"
 
     def as_json(self, cdn: str) -> dict[str, Any]:
         return {
-            "clip": self.clip, "title": self.title, "duration_s": 2.0, "lyrics": self.lyrics, "seed": self.seed,
+            "clip": self.clip, "title": self.title, "duration_s": self.duration, "lyrics": self.lyrics, "seed": self.seed,
             "lyrics_timing": [[0.0, 2.0]] if self.lyrics else None, "created_at": iso(self.created),
             "audio_url": f"{cdn}/{self.key}.m4a", "wav_url": f"{cdn}/{self.key}.wav",
             "image_url": f"{cdn}/{self.key}.jpg",
@@ -174,12 +185,13 @@ class FlowMusicStore:
 
     def new_clip(self, acc_email: str, user_id: str, now: float, *, title: str, lyrics: str | None = None,
                  seed: int | None = None, freq: float | None = None, factor: float = 1.0,
-                 stem: str | None = None) -> Clip:
+                 stem: str | None = None, conversation: str = "") -> Clip:
         key = str(uuid.uuid4())
         digest = int(hashlib.sha256(key.encode()).hexdigest()[:6], 16)
         clip = Clip(clip=f"user:{user_id}-{acc_email}-clip:{key}", key=key, email=acc_email, title=title,
                     lyrics=lyrics, seed=digest % 100000 if seed is None else seed, created=now,
-                    freq=freq or 196.0 + digest % 300, factor=factor, stem=stem)
+                    freq=freq or 196.0 + digest % 300, factor=factor, stem=stem,
+                    conversation=conversation or str(uuid.uuid4()))
         self.clips[clip.clip] = clip
         self.by_key[key] = clip.clip
         return clip

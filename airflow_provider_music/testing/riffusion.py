@@ -10,6 +10,9 @@ pure code the hook uses (:mod:`airflow_provider_music.contract.riffusion`). Sett
   status model for that id (both seeds at once, as the service behaved during the transition).
 * ``riffusion.job_seconds``: seconds a song / upload stays ``processing`` / ``pending`` (or the global delay).
 * ``riffusion.song_outcome``: ``"completed"`` (default) or ``"failed"``.
+* ``riffusion.processing_status`` / ``riffusion.upload_pending_status``: the status GET music / GET
+  upload-audio show while a song processes / an upload is pending (default ``processing`` / ``pending``);
+  e.g. ``"mastering"`` plays a state added to the service later, which clients must not take as an end.
 * ``riffusion.upload_outcome``: ``"complete"`` (default), ``"failed"``, ``"pending"`` (never completes) or any
   other text (e.g. ``"rejected"``) sent as the status.
 * ``riffusion.audible_magic``: ``"no_match"`` (default) or ``"match"``; ``riffusion.upload_flagged``: bool.
@@ -219,10 +222,15 @@ class RiffusionApi:
             raise RiffusionError(400, "offset must be >= 0 and limit >= 1")
         cdn, sign = self.cdn(request), self.signature()
         if id is not None:
-            return [song_json(s, self.song_state(s), cdn, sign) for s in self.store.songs_for(id) if s.user_id == uid]
+            return [song_json(s, self.shown_state(s), cdn, sign) for s in self.store.songs_for(id) if s.user_id == uid]
         songs = [s for s in self.store.songs.values() if s.user_id == uid]
         songs.sort(key=lambda s: s.created, reverse=True)
-        return [song_json(s, self.song_state(s), cdn, sign) for s in songs[off: off + lim]]
+        return [song_json(s, self.shown_state(s), cdn, sign) for s in songs[off: off + lim]]
+
+    def shown_state(self, song: Song) -> str:
+        """The status GET music shows (``riffusion.processing_status`` while the song processes)."""
+        state = self.song_state(song)
+        return str(self.setting("processing_status", state)) if state == "processing" else state
 
     def signature(self) -> str:
         """``riffusion.download_signature``: a secret put in every ``download_url``'s query (signed links)."""
@@ -365,7 +373,7 @@ class RiffusionApi:
         if upload is None or upload.user_id != uid:
             raise RiffusionError(400, f"Unable to locate uploaded audio id {id}")
         pending = upload.outcome == "pending" or self.state.now() - upload.created < self.delay()
-        return upload_status_json(upload, "pending" if pending else upload.outcome)
+        return upload_status_json(upload, str(self.setting("upload_pending_status", "pending")) if pending else upload.outcome)
 
     # ---- downloads ------------------------------------------------------------------------------
     def download(self, request: Request, user_id: str | None = None, id: str | None = None,

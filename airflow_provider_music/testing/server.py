@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import threading
 import time
@@ -58,7 +59,13 @@ class EmulatorServer:
     def start(self) -> EmulatorServer:
         import uvicorn
 
-        sock = bind_socket(self.host, self.port)
+        try:
+            sock = bind_socket(self.host, self.port)
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            raise OSError(exc.errno, f"music emulator: port {self.port} on {self.host} is already in use; pass "
+                                     "another port= (0 picks a free one)") from None
         self.port = sock.getsockname()[1]
         self.state.base_url = self.url
         app = create_app(self.state)

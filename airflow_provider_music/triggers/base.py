@@ -16,12 +16,15 @@ The trigger loop:
 * keeps polling through transient API errors (they are retried inside the hook first);
 * yields exactly one event: ``success``, ``failed``, ``timeout`` or ``error`` - never a token, never data;
 * logs progress quietly (see :class:`Progress`);
-* on user kill (Airflow 3.3+), cancels through ``link.acancel`` when the API has one, or logs that it cannot.
+* on user kill (Airflow 3.3+), cancels through ``link.acancel`` when the API has one, or logs that it cannot;
+* fires no sooner than ``settle`` seconds after the deferral (:func:`settle_seconds`): an event that comes
+  sooner can meet an Airflow scheduler race (apache/airflow issues 66374, 67287, 72716) and fail the task.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -41,6 +44,52 @@ from airflow_provider_music.hooks.base import MusicApiHook
 
 EVENT_STATUSES = ("success", "failed", "timeout", "error")
 H = TypeVar("H", bound=MusicApiHook)
+
+#: Seconds between a task's deferral (or reschedule) and the earliest trigger event (or reschedule date).
+#: Airflow's scheduler fails a task instance when the executor's report of the worker exit that deferred or
+#: rescheduled it arrives after the task was already queued, scheduled or running again ("finished with
+#: state success, but the task instance's state attribute is queued"; apache/airflow issues 66374, 67287,
+#: 72716, pull request 71579, fixed only in part by 3.3.2). Measured on Airflow 3.3.2, 20 runs at once on a
+#: shared 2-core host: the scheduler took that report up to 11.6 s after the exit with LocalExecutor (p95 8 s)
+#: and up to 7.5 s with CeleryExecutor (docs/architecture.md, "The scheduler race"); 20 s stays clear of it
+#: with a margin. It costs latency only for jobs that finish within 20 s of a deferral, and makes reschedule
+#: sensors poke at most every 20 s.
+DEFAULT_SETTLE_SECONDS = 20.0
+#: ``[music] settle_seconds`` (``AIRFLOW__MUSIC__SETTLE_SECONDS``): 0 turns the settle off
+SETTLE_SECTION, SETTLE_KEY = "music", "settle_seconds"
+
+
+def settle_seconds() -> float:
+    """The settle time for a deferral or reschedule made now, in this process.
+
+    ``[music] settle_seconds`` (default :data:`DEFAULT_SETTLE_SECONDS`; finite, 0-3600) in a task process that
+    a worker's supervisor started (what executors run), and 0 anywhere else: ``airflow dags test`` and
+    ``airflow tasks test`` (the task and its trigger run in one process), a test calling ``execute()`` - no
+    scheduler there, nothing to race.
+    """
+    if not _under_a_supervisor():
+        return 0.0
+    from airflow.providers.common.compat.sdk import conf
+
+    raw = conf.get(SETTLE_SECTION, SETTLE_KEY, fallback=None)
+    value = DEFAULT_SETTLE_SECONDS if raw in (None, "") else _as_float(raw)
+    if not math.isfinite(value) or not 0 <= value <= 3600:  # the safe side: a typo must not re-open the race
+        logging.getLogger(__name__).warning(
+            "[%s] %s (AIRFLOW__MUSIC__SETTLE_SECONDS) must be 0-3600 seconds, got %r: using %.0f",
+            SETTLE_SECTION, SETTLE_KEY, raw, DEFAULT_SETTLE_SECONDS)
+        value = DEFAULT_SETTLE_SECONDS
+    return value
+
+
+def _under_a_supervisor() -> bool:
+    """True in a task process a worker's supervisor started (LocalExecutor, Celery, ...): the task SDK then
+    talks to it through ``task_runner.SUPERVISOR_COMMS``; ``dags test`` uses an in-process stand-in."""
+    try:
+        from airflow.sdk.execution_time import task_runner
+    except ImportError:
+        return False
+    comms = vars(task_runner).get("SUPERVISOR_COMMS")
+    return comms is not None and type(comms).__name__ != "InProcessSupervisorComms"
 
 
 class StatusLink(Generic[H]):
@@ -105,7 +154,8 @@ class StatusLink(Generic[H]):
         ``{"event": ...}`` only, dropping the ``defer`` kwargs, so the job record travels in the event too.
         """
         return self.trigger_class(
-            conn_id=conn_id, target=target, poll_interval=poll_interval, deadline=deadline_after(timeout), carry=carry
+            conn_id=conn_id, target=target, poll_interval=poll_interval, deadline=deadline_after(timeout), carry=carry,
+            deferred_at=time.time(), settle=settle_seconds(),
         )
 
 
@@ -114,7 +164,8 @@ class Progress:
 
     Sync waits (operators, sensors in poke mode) use ``every=5, min_gap=0``. Triggers use
     ``every=10, min_gap=300``: with 10,000 deferred tasks the triggerer writes one line per task every
-    five minutes at most, plus one per state change; every other poll logs at DEBUG.
+    five minutes at most, plus one per state change; every other poll logs at DEBUG. A state the package
+    does not know (``PollResult.unknown``) is a WARNING once per state per wait, never one per poll.
     """
 
     def __init__(self, describe: str, logger: Any, *, every: int = 5, min_gap: float = 0.0) -> None:
@@ -127,9 +178,14 @@ class Progress:
         self._last_key: tuple[str, str] | None = None
         self._quiet = 0
         self._last_line = self.started
+        self._warned: set[str] = set()
 
     def seen(self, result: PollResult) -> None:
         self.polls += 1
+        for note in result.unknown:
+            if note not in self._warned:
+                self._warned.add(note)
+                self.logger.warning("%s: %s", self.describe, note)
         now = time.monotonic()
         key = (result.state, result.message)
         if key != self._last_key:
@@ -161,6 +217,9 @@ class MusicPollTrigger(BaseTrigger):
     :param deadline: absolute wall-clock deadline (``time.time()`` seconds); ``None`` (or ``inf``) waits
         forever; ``NaN`` is an ``error`` event, never "forever".
     :param cancel_on_kill: cancel the remote job(s) when a user kills the deferred task (if the API can).
+    :param deferred_at: when the task deferred (``time.time()`` seconds in the worker).
+    :param settle: the event waits until ``deferred_at + settle`` (and never longer than ``settle`` after the
+        trigger starts, whatever the clocks say): see :data:`DEFAULT_SETTLE_SECONDS`.
     """
 
     link: ClassVar[StatusLink[Any]]
@@ -181,9 +240,13 @@ class MusicPollTrigger(BaseTrigger):
         deadline: float | None = None,
         cancel_on_kill: bool = True,
         carry: dict[str, Any] | None = None,
+        deferred_at: float | None = None,
+        settle: float = 0.0,
     ) -> None:
         super().__init__()
         self.conn_id = conn_id
+        self.deferred_at = None if deferred_at is None else _as_float(deferred_at)
+        self.settle = _as_float(settle)
         self.target = target
         self.poll_interval = _as_float(poll_interval)
         self.deadline = None if deadline is None else _as_float(deadline)
@@ -200,6 +263,9 @@ class MusicPollTrigger(BaseTrigger):
         }
         if self.carry is not None:
             kwargs["carry"] = self.carry
+        if self.deferred_at is not None:
+            kwargs["deferred_at"] = self.deferred_at
+            kwargs["settle"] = self.settle
         return f"{type(self).__module__}.{type(self).__qualname__}", kwargs
 
     def _hook(self) -> MusicApiHook:
@@ -217,8 +283,22 @@ class MusicPollTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         # Poll to the end first, then yield once with nothing left to clean up: whoever consumes the
         # generator (the triggerer, or `dags test` inline) may close it right after the first event.
+        started = time.time()
         event = await self._wait()
+        hold = self.settle_left(started, time.time())
+        if hold > 0:
+            self.log.info("%s: %s; the event waits %.1f s more, until %.0f s after the deferral (Airflow "
+                          "scheduler race, see [music] settle_seconds)", self.describe(), event.payload["status"],
+                          hold, self.settle)
+            await asyncio.sleep(hold)
         yield event
+
+    def settle_left(self, started: float, now: float) -> float:
+        """Seconds the event still waits: until ``deferred_at + settle``, at most ``settle`` after ``started``."""
+        if self.deferred_at is None or not math.isfinite(self.deferred_at) or not self.settle > 0:
+            return 0.0
+        settle = min(self.settle, 3600.0)
+        return max(0.0, min(self.deferred_at + settle, started + settle) - now)
 
     def _check_arguments(self) -> None:
         if not math.isfinite(self.poll_interval) or self.poll_interval < 0:
@@ -242,10 +322,10 @@ class MusicPollTrigger(BaseTrigger):
 
     async def _loop(self, hook: MusicApiHook) -> TriggerEvent:
         progress = Progress(self.describe(), self.log, every=self.progress_every, min_gap=self.progress_min_gap)
-        # The task polled just before deferring, so wait one interval first. This also keeps an event
-        # from firing before the scheduler has processed the deferral (an Airflow race seen with jobs
-        # that finish within a second: the scheduler then fails the re-queued task instance).
+        # The task polled just before deferring, so wait one interval first. (That alone does not keep the
+        # event clear of the scheduler race: run() holds it until the settle time has passed.)
         await asyncio.sleep(self._pause(time.time()))
+        last: PollResult | None = None  # the timeout names the last state seen, even when the last poll failed
         while True:
             result: PollResult | None = None
             hint: float | None = None  # a 429's Retry-After (or the API's minimum) outlasting the retries
@@ -261,10 +341,11 @@ class MusicPollTrigger(BaseTrigger):
                 if result.done:
                     return self._event(result.state, result.message, result.payload)
                 progress.seen(result)
+                last = result
             now = time.time()
             if self.deadline is not None and now >= self.deadline:
-                last = f" (last state: {result.message or result.state})" if result else ""
-                return self._event("timeout", f"Timed out waiting for {self.describe()}{last}")
+                state = f" (last state: {last.message or last.state})" if last else ""
+                return self._event("timeout", f"Timed out waiting for {self.describe()}{state}")
             await asyncio.sleep(self._pause(now, at_least=hint))
 
     def _past_deadline(self) -> bool:

@@ -141,6 +141,27 @@ def test_base_projects_against_the_digest_body(real_hook, requests_mock):
         hook.create_base_project("x", region="eu-west-1", buckets=[1], type="XYZ")
 
 
+@pytest.mark.parametrize("call", ["create", "get", "list", "update"])
+def test_a_base_project_access_secret_is_scrubbed_from_later_errors(real_hook, requests_mock, call):
+    """Every answer that carries a project's access_secret registers it: a later error echoing it is clean."""
+    from airflow_provider_music.core import MusicApiError
+
+    secret = f"projSECRET-{call}-9zlEq7Rk2vXw"
+    project = {**DIGEST_PROJECT["data"], "access_secret": secret}
+    hook = real_hook()
+    requests_mock.post(BASE + "base-projects", json={"data": project}, status_code=201)
+    requests_mock.get(BASE + "base-projects/1", json={"data": project})
+    requests_mock.put(BASE + "base-projects/1", json={"data": project})
+    requests_mock.get(BASE + "base-projects", json={"data": [project], "links": {}, "meta": {}})
+    {"create": lambda: hook.create_base_project("p", region="eu-west-1", buckets=[1]),
+     "get": lambda: hook.get_base_project(1), "update": lambda: hook.update_base_project(1, name="q"),
+     "list": lambda: hook.list_base_projects()}[call]()
+    requests_mock.get(BASE + "buckets/7", status_code=400, text=f'{{"error": "bad key {secret}"}}')
+    with pytest.raises(MusicApiError) as info:
+        hook.get_bucket(7)
+    assert secret not in str(info.value) and secret not in repr(info.value)
+
+
 def test_metadata_api_host_and_arguments(real_hook, requests_mock):
     hook = real_hook()
     m = requests_mock.get("https://eu-api-v2.acrcloud.com/api/external-metadata/tracks", json={"data": [{"name": "x"}]})

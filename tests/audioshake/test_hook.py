@@ -444,7 +444,7 @@ def test_job_state(job, state):
 def test_job_state_messages():
     assert job_state({"status": "failed", "statusInfo": {"code": 500, "message": "bad audio"}})[1] == "500 bad audio"
     assert job_state({"status": "failed", "statusInfo": None})[1] == "failed"
-    assert "unknown status 'mystery'" in job_state({"status": "mystery"})[1]
+    assert "unknown state 'mystery'" in job_state({"status": "mystery"})[1]
 
 
 @pytest.mark.parametrize(

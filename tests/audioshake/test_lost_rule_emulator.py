@@ -51,3 +51,34 @@ def test_definite_create_answer_is_not_lost(api, music_emulator, tmp_path, make_
     assert set(_op(tmp_path, song).execute(make_context(store))["outputs"]) == {"vocals"}
     emulated = music_emulator.state.apis["audioshake"]
     assert len(emulated.jobs if api == "jobs" else emulated.tasks) == 1
+
+
+# ---- issue 21 §3: a lost upload answer is journalled before sending, looked up (or refused) on retry ------
+UPLOAD = {"jobs": "/upload/", "tasks": "/assets"}
+
+
+@pytest.mark.parametrize("status", AMBIGUOUS)
+@pytest.mark.parametrize("which", ["separation", "upload"])
+def test_lost_upload_answer_is_never_uploaded_again_on_retry(api, music_emulator, tmp_path, make_context, status,
+                                                             which):
+    from airflow_provider_music.operators.audioshake import AudioShakeUploadOperator
+
+    song = write_sine_wav(tmp_path / "in" / "song.wav", seconds=0.2, freq=330.0)
+    music_emulator.state.add_fault(path=f"^{UPLOAD[api]}$", method="POST", status=status, after=True, times=1)
+    store = FakeTaskStateStore()
+
+    def run() -> object:
+        op = (_op(tmp_path, song) if which == "separation"
+              else AudioShakeUploadOperator(task_id="up", source=str(song)))
+        return op.execute(make_context(store))
+
+    if api == "tasks":  # the Tasks API lists assets: the upload is found, never sent twice
+        run()
+        assert music_emulator.count("POST", UPLOAD[api]) == 1
+        return
+    for attempt in (1, 2, 3):  # legacy cannot list assets: a clear error on this try and every next one
+        with pytest.raises(LostAnswerError, match="may have been created; ids unknown: check your own records") as info:
+            run()
+        assert ("Nothing was uploaded a second time" if attempt == 1 else "nothing was uploaded by this try") in str(
+            info.value)
+        assert music_emulator.count("POST", UPLOAD[api]) == 1  # the message is true: one upload in all

@@ -77,7 +77,7 @@ async def test_trigger_unknown_status_keeps_waiting_until_deadline(answers):
     answers.append(job("transmogrifying"))
     events = await run(trigger(deadline=time.time() + 0.1))
     assert events[0]["status"] == "timeout"
-    assert "unknown status 'transmogrifying'" in events[0]["message"]
+    assert "unknown state 'transmogrifying'" in events[0]["message"]
 
 
 @pytest.mark.asyncio

@@ -2,7 +2,8 @@
 
 ``dags test`` runs the trigger inline and resumes the task with ``{"event": ...}`` only - the ``defer``
 kwargs are dropped (the triggerer keeps them) - so the job record also travels in the event (``carry``).
-An extra link of a task that failed before announcing must not make the task SDK log "XCom not found".
+An extra link of a task that failed before announcing (also a mapped one refused while Airflow unmapped it)
+must not make the task SDK log "XCom not found".
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import sys
 
 sys.path.insert(0, {root!r})
 
-from airflow.sdk import DAG
+from airflow.sdk import DAG, task
 
 from tests.core.test_operator_base import ToyOperator
 
@@ -33,8 +34,16 @@ class ToyFailing(ToyOperator):
         raise RuntimeError("toy fails before announcing")
 
 
+@task
+def bad_intervals():
+    return [-5]  # known only at run time: refused when the mapped task is unmapped
+
+
 with DAG("lifecycle_toy", schedule=None, start_date=datetime.datetime(2024, 1, 1), catchup=False):
     ToyFailing(task_id="toy_fails")
+    # a mapped task whose expanded value is refused when Airflow unmaps it: finalize then holds the
+    # MappedOperator itself (never unmapped, never ran), and its links must not be read from XCom
+    ToyOperator.partial(task_id="toy_mapped_refused", timeout=60).expand(poll_interval=bad_intervals())
     ToyOperator(task_id="toy_defers", deferrable=True, poll_interval=1, timeout=60)
     ToyOperator(task_id="toy_waits", poll_interval=1, timeout=60)
 '''
@@ -59,3 +68,9 @@ def test_failed_task_logs_no_xcom_not_found_for_its_link(dag_run):
     assert dag_run.states.get("toy_fails") == "failed"
     assert "toy fails before announcing" in dag_run.output
     assert "XCom not found" not in dag_run.output
+
+
+def test_a_mapped_task_refused_when_unmapped_logs_no_xcom_not_found(dag_run):
+    assert dag_run.states.get("toy_mapped_refused[0]") == "failed", dag_run.states
+    assert "poll_interval must be" in dag_run.output, dag_run.output[-3000:]
+    assert "XCom not found" not in dag_run.output, dag_run.output[-3000:]

@@ -404,3 +404,37 @@ def test_check_argument_runs_at_parse_time_and_after_rendering_with_one_message(
     with pytest.raises(InvalidInputError, match="^mode must be 'fast' or 'slow', got 'quick'"):
         op.execute(ctx)
     assert API.creates == 0
+
+
+class KindOperator(ToyOperator):
+    """A required argument checked without regard to templates (like an operation name)."""
+
+    def __init__(self, *, kind: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if kind not in ("a", "b"):
+            raise InvalidInputError(f"kind must be 'a' or 'b', got {kind!r}")
+        self.kind = kind
+
+
+def test_partial_and_literal_expand_get_the_init_checks_at_parse_time():
+    import datetime
+
+    from airflow.sdk import DAG, task
+
+    @task
+    def kinds() -> list[str]:
+        return ["a"]
+
+    with DAG("mapped_toy", schedule=None, start_date=datetime.datetime(2024, 1, 1)) as dag:
+        with pytest.raises(InvalidInputError, match="^mode must be 'fast' or 'slow', got 'quick'"):
+            ModeOperator.partial(task_id="m", mode="quick")
+        with pytest.raises(InvalidInputError, match="^poll_interval must be > 0, got -5"):
+            ToyOperator.partial(task_id="p", poll_interval=-5)
+        with pytest.raises(InvalidInputError, match="^kind must be 'a' or 'b', got 'c'") as info:
+            KindOperator.partial(task_id="k").expand(kind=["a", "c"])
+        with pytest.raises(TypeError, match="missing keyword argument 'kind'"):
+            KindOperator.partial(task_id="none").expand(spec=["x"])
+        ModeOperator.partial(task_id="templated", mode="{{ params.m }}").expand(spec=["x"])
+        KindOperator.partial(task_id="later").expand(kind=kinds())  # known when run: checked then, not refused here
+    assert "task 'k' .expand(kind=[...]) item 1" in " ".join(info.value.__notes__)
+    assert {"templated", "later"} <= set(dag.task_dict) and not {"m", "p", "k", "none"} & set(dag.task_dict)

@@ -35,8 +35,10 @@ def free_port() -> int:
 class Deployment:
     health: tuple[str, ...] = HEALTH
 
-    def __init__(self, root: Path, *, dag_files: list[Path], token: str) -> None:
+    def __init__(self, root: Path, *, dag_files: list[Path], token: str,
+                 extra_env: dict[str, str] | None = None) -> None:
         self.root = root
+        self.extra_env = dict(extra_env or {})
         self.home = root / "home"
         self.dags = root / "dags"
         self.logs = root / "process-logs"
@@ -88,6 +90,7 @@ class Deployment:
         for entry in APIS:  # every emulated API (FlowMusic included), from the one list
             env[entry.env_name] = json.dumps(entry.connection(self.emulator, token=self.token))
         env.update(self.stack_env())
+        env.update(self.extra_env)
         return env
 
     def stack_env(self) -> dict[str, str]:
@@ -168,11 +171,12 @@ class Deployment:
         for attempt in range(attempts):
             try:
                 resp = requests.request(method, f"{self.api}/api/v2/{path.lstrip('/')}", timeout=60, **kwargs)
-                break
+                if resp.status_code < 500 or attempt == attempts - 1:  # a 5xx: the database was busy
+                    break
             except (requests.ConnectionError, requests.Timeout):
                 if attempt == attempts - 1:
                     raise
-                time.sleep(2)
+            time.sleep(2)
         resp.raise_for_status()
         return resp.json() if resp.content else None
 
@@ -190,6 +194,39 @@ class Deployment:
         self.wait_dag(dag_id)
         run = self.rest("POST", f"dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
         return run["dag_run_id"]
+
+    def trigger_many(self, dag_id: str, count: int, conf: dict[str, Any] | None = None) -> list[str]:
+        """``count`` runs of ``dag_id`` at once (the DAG's ``max_active_runs`` lets them run side by side)."""
+        self.wait_dag(dag_id)
+        return [self._post_run(dag_id, conf or {}) for _ in range(count)]
+
+    def _post_run(self, dag_id: str, conf: dict[str, Any], attempts: int = 3) -> str:
+        """POST a DAG run; a 5xx (SQLite busy on a loaded machine) is tried again after a pause."""
+        for attempt in range(attempts):
+            try:
+                return self.rest("POST", f"dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf})["dag_run_id"]
+            except requests.HTTPError as exc:
+                if exc.response is None or exc.response.status_code < 500 or attempt == attempts - 1:
+                    raise
+                time.sleep(3)
+        raise AssertionError("unreachable")
+
+    def wait_runs(self, dag_id: str, run_ids: list[str], timeout: float = 600) -> dict[str, str]:
+        """Final state of each run (``success``/``failed``); TimeoutError naming the unfinished ones."""
+        deadline = time.monotonic() + timeout
+        states: dict[str, str] = {}
+        while time.monotonic() < deadline:
+            for run_id in run_ids:
+                if run_id not in states:
+                    state = self.run_state(dag_id, run_id)
+                    if state in ("success", "failed"):
+                        states[run_id] = state
+            if len(states) == len(run_ids):
+                return states
+            time.sleep(3)
+        left = [r for r in run_ids if r not in states]
+        raise TimeoutError(f"{dag_id}: {len(left)} runs not finished after {timeout} s, e.g. "
+                           f"{self.task_instances(dag_id, left[0])}")
 
     def run_state(self, dag_id: str, run_id: str) -> str:
         return self.rest("GET", f"dags/{dag_id}/dagRuns/{run_id}")["state"]

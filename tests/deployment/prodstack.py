@@ -220,6 +220,9 @@ def celery_env(db_url: str, broker_url: str, *, concurrency: int = 8) -> dict[st
         "AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG": "64",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": db_url,
         "AIRFLOW__DATABASE__SQL_ALCHEMY_POOL_SIZE": "3",
+        # bursts of resumed tasks (16 worker slots calling the execution API at once) outgrew 3 + 10 connections
+        # in the api-server: requests then waited 30 s for a connection and failed (max_connections is 400)
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_MAX_OVERFLOW": "30",
         "AIRFLOW__CELERY__BROKER_URL": broker_url,
         "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + db_url,
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": str(concurrency),
@@ -245,8 +248,9 @@ def component_commands(python: str, *, capacity: int) -> dict[str, list[str]]:
 class ProdStack(Deployment):
     """:class:`Deployment` on PostgreSQL + Redis with CeleryExecutor, 2 workers and 2 triggerers."""
 
-    def __init__(self, root: Path, *, dag_files: list[Path], token: str, capacity: int = 30) -> None:
-        super().__init__(root, dag_files=dag_files, token=token)
+    def __init__(self, root: Path, *, dag_files: list[Path], token: str, capacity: int = 30,
+                 extra_env: dict[str, str] | None = None) -> None:
+        super().__init__(root, dag_files=dag_files, token=token, extra_env=extra_env)
         self.account = postgres_account()
         self.data = data_root(self.account)
         self.postgres = Postgres(self.data / "postgres", self.account)

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DAGS_FOLDER = ROOT / "example_dags"
 EXAMPLE_DAGS = (
     "example_music_pipeline",
+    "example_nightly_ai_screen",
     "example_nightly_catalog_fingerprint",
     "example_scheduled_compose",
     "example_stems_comparison",
@@ -91,6 +92,21 @@ def test_nightly_catalog_report_and_dump(runs):
     assert report["counts"]["total"] == 12 and report["counts"]["failed"] == 0
     assert report["counts"]["uploaded"] == 12
     assert Path(report["dump"].removeprefix("file://")).stat().st_size > 0
+
+
+def test_nightly_ai_screen_report_names_both_verdicts(runs):
+    result, output, _ = runs["example_nightly_ai_screen"]
+    assert result.states["screen"] == "success" and result.states["write_report"] == "success"
+    [report_path] = list((output / "ai-screen").glob("*/report.json"))
+    report = json.loads(report_path.read_text())
+    assert report["counts"] == {"tracks": 4, "matched": 0, "ai": 2, "human": 2}
+    by_name = {Path(t["path"]).name: t for t in report["tracks"]}
+    assert by_name["suno-sketch-03.wav"]["ai_verdict"] == "ai" and by_name["track-04.wav"]["ai_verdict"] == "ai"
+    assert by_name["track-04.wav"]["ai_likely_source"] == "suno" and by_name["track-04.wav"]["ai_probability"] >= 0.9
+    assert by_name["track-01.wav"]["ai_verdict"] == "human" and by_name["track-01.wav"]["ai_probability"] < 0.5
+    assert len((report_path.parent / "report.csv").read_text().splitlines()) == 5
+    assert len(json.loads((output / "ai-screen" / "screened.json").read_text())) == 4  # recorded after the report
+    assert not list(output.rglob("*.part"))
 
 
 def test_scheduled_compose_and_stems_write_files(runs):

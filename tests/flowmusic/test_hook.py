@@ -60,11 +60,16 @@ def hook(set_connection):
 
 def test_defaults_auth_and_conn_name(hook, requests_mock):
     requests_mock.get(BASE + "jobs", json={})
+    requests_mock.get(BASE + "accounts", json={EMAIL: ACCOUNT})
     assert FlowMusicHook.conn_name_attr == "flowmusic_conn_id" and hook.conn_id == "flowmusic_default"
     ok, message = hook.test_connection()
     assert ok and "api.useapi.net/v1/flowmusic" in message
     assert requests_mock.last_request.headers["Authorization"] == f"Bearer {SECRET_TOKEN}"
     assert FlowMusicHook(flowmusic_conn_id="other").conn_id == "other"
+    # the pre-flight refuses an account in error state (every call on it would answer 596)
+    requests_mock.get(BASE + "accounts", json={EMAIL: {**ACCOUNT, "error": "refresh token rejected"}})
+    ok, message = hook.test_connection()
+    assert not ok and "error state" in message and "refresh token rejected" in message
 
 
 def test_default_base_url_without_host(set_connection, requests_mock):
@@ -223,8 +228,8 @@ def test_upload_file_raw_body(hook, requests_mock, tmp_path):
 @pytest.mark.parametrize(
     ("name", "data", "kwargs", "match"),
     [
-        ("a.gif", b"GIF89a", {}, "cannot tell the type"), ("a.png", b"not a png", {}, "not a image/png"),
-        ("a.wav", b"hello world", {}, "known audio format"), ("a.mp3", b"", {}, "empty"),
+        ("a.gif", b"GIF89a", {}, "cannot tell the type"), ("a.png", b"not a png", {}, "a.png.*image"),
+        ("a.wav", b"hello world", {}, "known audio or image format"), ("a.mp3", b"", {}, "empty"),
         ("a.bin", b"x", {"content_type": "application/octet-stream"}, "content_type"),
     ],
 )  # fmt: skip
@@ -275,7 +280,7 @@ def test_jobs_list_get_cancel_with_encoded_ids(hook, requests_mock):
         ({**PENDING, "status": "failed", "error": {"code": "user_cancelled", "message": "cancelled"}}, "failed", "user_cancelled"),
         ({**PENDING, "status": "failed", "error": {"code": "moderated", "message": "nope"}}, "failed", "moderated"),
         ({**PENDING, "status": "completed"}, "failed", "without clips"),
-        ({**PENDING, "status": "warming_up"}, "running", "unknown status"),
+        ({**PENDING, "status": "warming_up"}, "running", "unknown state 'warming_up'"),
         ({**PENDING, "status": "cancelled"}, "failed", "cancelled"),
     ],
 )  # fmt: skip

@@ -103,10 +103,25 @@ def test_unknown_states_never_count_as_success(status):
     assert job_state(status) != "success"
 
 
-@pytest.mark.parametrize("clips", ["x", 3, None, [1, "a", None], {"clip": "c"}, [{"title": "no id"}]])
-def test_completed_job_without_usable_clips_fails(monkeypatch, clips):
+@pytest.mark.parametrize("clips", [None, []])
+def test_completed_job_without_clips_fails(monkeypatch, clips):
     with Origins() as o:
         o.a.route(JOB_PATH, json_body({"jobid": JOBID, "status": "completed", "clips": clips}))
         result = _hook(monkeypatch, o.a.url).job_status(JOBID)
     assert result.state == "failed" and "without clips" in result.message
     json.dumps(result.payload)
+
+
+@pytest.mark.parametrize(("clips", "field"), [
+    ("x", "clips"), (3, "clips"), ({"clip": "c"}, "clips"), ([1, "a", None], "clips[0]"),
+    ([{"title": "no id"}], "clips[0].clip"), ([{"clip": {"id": "c"}}], "clips[0].clip"),
+    ([{"clip": "c1"}, {"clip": ["c2"]}], "clips[1].clip"), ([{"clip": "../x"}], "clips[0].clip"),
+    ([{"clip": "c1", "wav_url": {"u": 1}}], "clips[0].wav_url"), ([{"clip": "c1", "audio_url": "ftp://x"}], "clips[0].audio_url"),
+])  # fmt: skip
+def test_completed_job_with_unusable_clip_ids_or_urls_names_the_field(monkeypatch, clips, field):
+    """Ids and download URLs decide: an unusable one is an InvalidResponseError naming the field."""
+    with Origins() as o:
+        o.a.route(JOB_PATH, json_body({"jobid": JOBID, "status": "completed", "clips": clips}))
+        with pytest.raises(InvalidResponseError) as err:
+            _hook(monkeypatch, o.a.url).job_status(JOBID)
+    assert f"unusable {field} (" in str(err.value)

@@ -292,3 +292,29 @@ def test_token_never_in_logs_xcom_or_events(music_emulator, make_context, tmp_pa
                  caplog.text, str(failure.value), repr(failure.value.__cause__), repr(failure.value.__context__)]
     blob = "\n".join(captured)
     assert SECRET_TOKEN not in blob and DEFAULT_TOKEN not in blob
+
+
+# ---- model: a typo must not pay (issue 19 §3: model="lyria-9" in .partial() parsed and generated) ----------
+@pytest.mark.parametrize("cls_kwargs", [
+    (FlowMusicGenerateOperator, {"prompt": "lo-fi"}),
+    (FlowMusicEditOperator, {"operation": "remix", "clip": "clip-1", "edit_params": {"prompt": "x"}}),
+])
+def test_unknown_model_is_refused_at_parse_time_plain_and_partial(cls_kwargs):
+    from airflow.sdk import DAG
+
+    cls, kwargs = cls_kwargs
+    with pytest.raises(InvalidInputError, match=r"model must be one of lyria-3-pro, lyria-3.5.*'lyria-9'"):
+        cls(task_id="t", model="lyria-9", **kwargs)
+    with DAG("model_partial", schedule=None), pytest.raises(InvalidInputError, match="allow_unknown_model=True"):
+        cls.partial(task_id="t", model="lyria-9").expand(**{k: [v] for k, v in kwargs.items()})
+    for model in ("lyria-3-pro", "lyria-3.5", "{{ params.model }}"):
+        cls(task_id="t", model=model, **kwargs)
+    assert cls(task_id="t", model="lyria-9", allow_unknown_model=True, **kwargs).model == "lyria-9"
+
+
+def test_templated_unknown_model_fails_before_any_request(music_emulator, make_context):
+    op = generate(model="{{ params.model }}")
+    op.model = "lyria-9"  # what rendering gives
+    with pytest.raises(InvalidInputError, match="model must be one of"):
+        op.execute(make_context())
+    assert creates(music_emulator) == 0

@@ -17,20 +17,17 @@ from airflow.providers.common.compat.sdk import TaskDeferred
 from airflow_provider_music.contract.riffusion import (
     check_id,
     normalize_job_ids,
-    parse_upload_status,
-    song_state,
 )
 from airflow_provider_music.contract.riffusion_files import song_file_name, stem_file_names
-from airflow_provider_music.core.errors import InvalidInputError, JobFailedError, MusicApiError
+from airflow_provider_music.core.errors import InvalidInputError, MusicApiError
 from airflow_provider_music.hooks.riffusion import RiffusionHook, RiffusionLostAnswerError
 from airflow_provider_music.operators.riffusion import (
     RiffusionComposeOperator,
     RiffusionDownloadOperator,
     RiffusionUploadAudioOperator,
 )
-from airflow_provider_music.sensors.riffusion import RiffusionSongSensor, RiffusionUploadAudioSensor
+from airflow_provider_music.sensors.riffusion import RiffusionSongSensor
 from airflow_provider_music.testing.audio import write_sine_wav
-from airflow_provider_music.triggers.riffusion import RiffusionUploadAudioTrigger
 from tests.conftest import FakeTaskStateStore
 
 CREATE = "/v1/riffusion/music/create-prompt"
@@ -163,44 +160,8 @@ def test_definite_upload_error_does_not_block_the_retry(music_emulator, make_con
     assert done["status"] == "complete"
 
 
-# ---- 2. unknown states fail closed ----------------------------------------------------------------
-UNKNOWN_UPLOAD_STATES = ["rejected", "moderated", "copyright_blocked", "blocked", "COMPLETE_WITH_ERRORS", "??"]
-
-
-@pytest.mark.parametrize("status", UNKNOWN_UPLOAD_STATES)
-def test_unknown_upload_state_is_never_success_in_the_contract(status):
-    assert parse_upload_status({"id": "u", "status": status}).state == "failed"
-    assert song_state({"status": status}) == "failed"
-
-
-@pytest.mark.parametrize("status", UNKNOWN_UPLOAD_STATES[:3])
-@pytest.mark.parametrize("deferrable", [False, True])
-def test_unknown_upload_state_fails_operator(music_emulator, make_context, tmp_path, status, deferrable):
-    music_emulator.state.settings.update({"riffusion.upload_outcome": status, "riffusion.job_seconds": 0.1})
-    op = RiffusionUploadAudioOperator(task_id="u", source=str(write_sine_wav(tmp_path / "a.wav", 0.1)),
-                                      poll_interval=0.05, timeout=10, deferrable=deferrable)
-    ctx = make_context()
-    with pytest.raises((JobFailedError, TaskDeferred)) as info:
-        op.execute(ctx)
-    if isinstance(info.value, TaskDeferred):
-        event = asyncio.run(_first_event(info.value.trigger))
-        assert event["status"] == "failed"
-        with pytest.raises(JobFailedError, match="not treated as success"):
-            op.execute_complete(ctx, event=event, **info.value.kwargs)
-    else:
-        assert "not treated as success" in str(info.value)
-
-
-@pytest.mark.parametrize("status", UNKNOWN_UPLOAD_STATES[:3])
-def test_unknown_upload_state_fails_sensor_and_trigger(music_emulator, status, tmp_path):
-    music_emulator.state.settings.update({"riffusion.upload_outcome": status, "riffusion.job_seconds": 0})
-    upload = RiffusionHook().upload_audio(str(write_sine_wav(tmp_path / "a.wav", 0.1)))
-    sensor = RiffusionUploadAudioSensor(task_id="s", upload_id=upload["id"], poke_interval=0.05, timeout=5)
-    with pytest.raises(Exception, match="not treated as success"):
-        sensor.poke({})
-    trigger = RiffusionUploadAudioTrigger(conn_id="riffusion_default", target={"upload_id": upload["id"], "user_id": None},
-                                          poll_interval=0.05, deadline=None)
-    assert asyncio.run(_first_event(trigger))["status"] == "failed"
+# ---- 2. unknown states are never success: see test_unknown_states.py (issue 21 §5: keep waiting, warn once,
+# time out naming the state)
 
 
 async def _first_event(trigger: Any) -> dict[str, Any]:

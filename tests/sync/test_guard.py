@@ -1,5 +1,6 @@
 """Deletion guard (issue 12 §2): an empty, unmounted or unreadable catalog, a filter matching nothing, or
-too large a share never deletes anything; bad limits fail at DAG parse time."""
+too large a share never deletes anything; bad limits fail at DAG parse time. (Unreadable parts of the
+catalog in depth: test_unknown_parts.py; the limits counted in tracks / as a hard cap: test_delete_limits.py.)"""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import math
 
 import fsspec.implementations.local as fs_local
 import pytest
+from airflow.providers.common.compat.sdk import AirflowException
 
 from airflow_provider_music.core import InvalidInputError
 from airflow_provider_music.operators.acrcloud_sync import AcrCloudCatalogSyncOperator
@@ -57,8 +59,10 @@ def test_unreadable_folder(emu, bucket, synced, make_context, monkeypatch):
         return real_ls(self, path, *args, **kwargs)
 
     monkeypatch.setattr(fs_local.LocalFileSystem, "ls", ls)
-    refused(emu, bucket, sync_op(catalog, bucket, delete_missing=True, max_delete_ratio=1.0), make_context,
-            "could not be read.*artist3")
+    # unknown, never vanished (issue 21 §1): nothing deleted, the task fails naming the folder
+    with pytest.raises(AirflowException, match="artist3.*cannot read"):
+        sync_op(catalog, bucket, delete_missing=True, max_delete_ratio=1.0).execute(make_context())
+    assert sum(v for k, v in emu.state.route_counts.items() if k.startswith("DELETE")) == 0
     # without delete_missing the readable part syncs and the task fails naming the unreadable folder
     with pytest.raises(Exception, match="artist3.*cannot read"):
         sync_op(catalog, bucket).execute(make_context())

@@ -41,7 +41,8 @@ def test_nothing_deletable_without_a_keeper_of_the_current_content():
 
 def test_record_of_keeps_only_the_syncs_files_and_their_catalog():
     raw = {"id": "7", "state": "1", "title": "x", "user_defined": {"catalog_path": "a.wav", "catalog_size": 1, "catalog_id": "L"}}
-    assert P.record_of(raw, None)[0] == "a.wav"
+    assert P.record_of(raw, "L")[0] == "a.wav"
+    assert P.record_of(raw, None) is None  # another catalog's label: never a run without it (issue 21 §1)
     assert P.record_of(raw, "other") is None
     assert P.record_of({"id": 1, "user_defined": {"isrc": "x"}}, None) is None
     assert P.record_of({"id": 1, "user_defined": "not a dict"}, None) is None

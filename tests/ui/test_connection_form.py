@@ -9,8 +9,10 @@ same forms is ``tests/ui/browser`` (``make test-ui``).
 
 from __future__ import annotations
 
+import ast
 import importlib
 import sys
+from pathlib import Path
 from typing import Any
 from unittest import mock
 
@@ -29,7 +31,7 @@ def hook_class(entry: dict[str, Any]) -> type:
 
 
 def test_every_package_hook_is_listed():
-    assert {"riffusion", "acrcloud", "audioshake"} <= set(CONN_TYPES)
+    assert {"riffusion", "acrcloud", "audioshake", "audioshake_tasks", "flowmusic"} <= set(CONN_TYPES)
 
 
 @pytest.mark.parametrize("conn_type", sorted(CONN_TYPES))
@@ -114,3 +116,76 @@ def test_api_server_serves_labelled_described_fields_without_null():
             assert None not in (field["schema"].get("enum") or []), (conn_type, name, field)
             if spec["schema"].get("format") == "password":
                 assert field["schema"].get("format") == "password", (conn_type, name, field)
+
+
+# ---- every extra any hook reads has a labelled field (issue 19 §5) ----------------------------------------
+PACKAGE_DIR = Path(__file__).resolve().parents[2] / "airflow_provider_music"
+#: Functions that ARE the extras accessors (their ``name`` argument is the caller's literal).
+ACCESSORS = {"extra", "extras_get"}
+APIS_BY_MODULE = {"acrcloud": ("acrcloud",), "audioshake": ("audioshake", "audioshake_tasks"),
+                  "flowmusic": ("flowmusic",), "riffusion": ("riffusion",)}
+
+
+def _extra_name(call: ast.Call) -> ast.expr | None:
+    """The name argument of an extras read: ``x.extra(N)``, ``extras_get(e, N)``, ``<...extras...>.get(N)``."""
+    func = call.func
+    name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+    if name == "extra" and call.args:
+        return call.args[0]
+    if name == "extras_get" and len(call.args) >= 2:
+        return call.args[1]
+    if name == "get" and isinstance(func, ast.Attribute) and "extras" in ast.unparse(func.value) and call.args:
+        return call.args[0]
+    return None
+
+
+def extras_read_by_code() -> dict[str, set[str]]:
+    """``{connection type: extras read}``, derived from the package's source (not listed by hand)."""
+    all_types = tuple(CONN_TYPES)
+    found: dict[str, set[str]] = {t: set() for t in all_types}
+    dynamic: list[str] = []
+    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+        rel = path.relative_to(PACKAGE_DIR)
+        if rel.parts[0] == "testing":  # the emulator reads no connection
+            continue
+        types = next((v for k, v in APIS_BY_MODULE.items() if k in rel.stem), all_types)
+        tree = ast.parse(path.read_text())
+        for func in [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]:
+            if func.name in ACCESSORS:
+                continue
+            for call in [n for n in ast.walk(func) if isinstance(n, ast.Call)]:
+                arg = _extra_name(call)
+                if arg is None:
+                    continue
+                if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
+                    dynamic.append(f"{rel}:{call.lineno} {ast.unparse(call)}")
+                    continue
+                for conn_type in types:
+                    found[conn_type].add(arg.value.rpartition("__")[2])  # extra__<type>__<name> is <name>
+    assert not dynamic, f"extras read by a computed name (write the name literally): {dynamic}"
+    return found
+
+
+def test_the_derivation_sees_the_extras_of_every_layer():
+    read = extras_read_by_code()
+    assert {"timeout", "retry_initial_wait", "max_download_bytes"} <= read["riffusion"]  # core/settings.py
+    assert {"dump_path", "fs_base_url", "metadata_base_url", "console_url", "bucket_id"} <= read["acrcloud"]
+    assert "sync_timeout" in read["flowmusic"] and "api" in read["audioshake_tasks"]
+
+
+@pytest.mark.parametrize("conn_type", sorted(CONN_TYPES))
+def test_every_extra_a_hook_reads_has_a_labelled_field(conn_type):
+    from airflow_provider_music.core.settings import FIELD_ALIASES
+    from airflow_provider_music.hooks.audioshake import LEGACY_EXTRAS
+
+    entry = CONN_TYPES[conn_type]
+    behaviour = entry["ui-field-behaviour"]
+    legacy = set(LEGACY_EXTRAS) if conn_type.startswith("audioshake") else set()
+    missing = []
+    for name in sorted(extras_read_by_code()[conn_type] - legacy):
+        if name in FIELD_ALIASES:  # shown as the standard field it spells differently: visible and labelled
+            standard = FIELD_ALIASES[name]
+            assert standard not in behaviour["hidden-fields"] and behaviour["relabeling"].get(standard), (name,)
+        elif not entry["conn-fields"].get(name, {}).get("label"):
+            missing.append(name)
+    assert not missing, f"{conn_type}: extras read by the code without a labelled form field: {missing}"

@@ -29,7 +29,8 @@ from airflow_provider_music.operators.acrcloud import AcrCloudScanFileOperator
 
 DEFAULT_OUTPUT = os.path.join(tempfile.gettempdir(), "airflow-provider-music")
 AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".m4a", ".aac", ".ogg")
-AI_THRESHOLD = 0.5
+#: None: the service's own "ai" prediction or a probability >= 0.5 flags a track (a number: only the probability)
+AI_THRESHOLD = None
 REPORT_COLUMNS = ("path", "file_id", "matches", "titles", "ai_verdict", "ai_probability", "ai_likely_source")
 
 
@@ -85,16 +86,24 @@ with DAG(
         return folder
 
     @task
-    def new_tracks(folder: str, params: dict) -> list[str]:
-        """Audio files not screened yet (or changed since), sorted, at most ``max_tracks``."""
+    def new_tracks(folder: str, params: dict, ti=None) -> list[str]:
+        """Audio files not screened yet (or changed since), sorted, at most ``max_tracks``. A folder that cannot
+        be read (an unmounted share, permissions) fails the night: its tracks would silently go unscreened.
+        Each track's signature as listed goes to XCom ``signatures``: the report records what was scanned."""
         _, screened = _index(params["output_dir"])
-        found = []
-        for root, _, names in os.walk(folder):
+
+        def unreadable(error: OSError) -> None:
+            raise RuntimeError(f"cannot read {error.filename!r} under the catalog: {error.strerror}")
+
+        found: dict[str, str] = {}
+        for root, _, names in os.walk(folder, onerror=unreadable, followlinks=True):
             for name in names:
                 path = os.path.join(root, name)
-                if name.lower().endswith(AUDIO_SUFFIXES) and screened.get(path) != _signature(path):
-                    found.append(path)
-        return sorted(found)[: int(params["max_tracks"])]
+                if name.lower().endswith(AUDIO_SUFFIXES) and screened.get(path) != (sig := _signature(path)):
+                    found[path] = sig
+        chosen = sorted(found)[: int(params["max_tracks"])]
+        ti.xcom_push(key="signatures", value={path: found[path] for path in chosen})
+        return chosen
 
     @task.short_circuit(ignore_downstream_trigger_rules=False)
     def anything_new(tracks: list[str]) -> bool:
@@ -144,7 +153,8 @@ with DAG(
         with atomic_write(to_storage_path(os.path.join(folder, "report.csv"))) as fh:
             fh.write(text.getvalue().encode())
         index_path, screened = _index(params["output_dir"])
-        screened.update({r["path"]: _signature(r["path"]) for r in rows if os.path.exists(r["path"])})
+        listed = ti.xcom_pull(task_ids="new_tracks", key="signatures") or {}  # as scanned, not as now
+        screened.update({r["path"]: listed[r["path"]] for r in rows if r["path"] in listed})
         with atomic_write(to_storage_path(index_path)) as fh:
             fh.write(json.dumps(screened, indent=2, sort_keys=True).encode())
         return os.path.join(folder, "report.json")

@@ -310,8 +310,9 @@ def normalize_file(record: Mapping[str, Any]) -> dict[str, Any]:
     """One bucket-file record with stable types: ids and state int, duration float, user_defined dict."""
     out = dict(record)
     for key in ("id", "uid", "bucket_id", "state"):
-        if key in out:
-            out[key] = to_int(out[key], out[key])
+        if key in out:  # a boolean is no id or state (True == 1): kept as text, so it never matches one
+            raw = out[key]
+            out[key] = to_int(raw, repr(raw) if isinstance(raw, bool) else raw)
     if "duration" in out:
         out["duration"] = to_float(out["duration"])
     out["user_defined"] = parse_user_defined(out.get("user_defined"))
@@ -426,7 +427,8 @@ def dump_data(body: Any, *, bucket_id: Any) -> dict[str, Any]:
 def parse_dump_status(body: Any, *, bucket_id: Any) -> PollResult:
     """Dump answer (``status`` 0 -> 1, ``down_url``, ``task_id``; with or without a ``data`` envelope)."""
     data = dump_data(body, bucket_id=bucket_id)
-    status = to_int(data.get("status"), 0)
+    raw = data.get("status")
+    status = 0 if raw is None else to_int(raw)  # a boolean or text is no status: unknown below
     task_id = data.get("task_id")
     if task_id is not None and record_key(task_id) is None:
         raise _bad(f"dump of bucket {bucket_id}", f"task_id {str(task_id)[:40]!r} is not an id")

@@ -7,12 +7,15 @@ strictly: ``ai_probability`` must be a finite number in [0, 1] and ``prediction`
 :data:`AI_PREDICTIONS`, or the file's verdict is ``"unreadable"`` - never "not AI". What only DESCRIBES
 (source, durations, offsets, stem, segments) is converted when usable and dropped with a warning otherwise.
 
-A file's verdict is ``"ai"`` when its highest ``ai_probability`` (over all items: stems, parts) reaches the
-threshold, else ``"human"``; the likely source is that item's.
+A file's verdict is ``"ai"`` when the service itself predicts ``ai`` for any item (stems, parts) or its highest
+``ai_probability`` reaches 0.5 - a prediction and a probability that disagree never make a file "human". With
+an explicit threshold, the highest probability decides against it (a disagreeing ``ai`` prediction is logged).
+The likely source is the deciding item's.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -22,6 +25,7 @@ from airflow_provider_music.core.errors import InvalidResponseError
 from airflow_provider_music.core.parsing import describe_only, number_of, seconds_of, text_of
 from airflow_provider_music.core.validation import validate_number
 
+log = logging.getLogger(__name__)
 DEFAULT_AI_THRESHOLD = 0.5
 #: The spellings of ``prediction`` read as a verdict (case and separators ignored); anything else is unreadable.
 AI_PREDICTIONS: dict[str, str] = {
@@ -36,9 +40,10 @@ _ITEM_FIELDS: dict[str, Callable[[Any], Any]] = {"likely_source": text_of, "dura
 _SEGMENT_FIELDS: dict[str, Callable[[Any], Any]] = {"start": seconds_of, "end": seconds_of, "prediction": text_of, "ai_probability": number_of}
 
 
-def check_ai_threshold(value: Any, argument: str = "ai_threshold") -> float:
-    """A probability threshold in [0, 1] (``InvalidInputError`` naming ``argument`` otherwise)."""
-    return float(validate_number(value, argument, minimum=0.0, maximum=1.0))
+def check_ai_threshold(value: Any, argument: str = "ai_threshold") -> float | None:
+    """A probability threshold in [0, 1], or ``None`` (the service's prediction or 0.5 decides);
+    ``InvalidInputError`` naming ``argument`` otherwise."""
+    return None if value is None else float(validate_number(value, argument, minimum=0.0, maximum=1.0))
 
 
 def probability_of(value: Any) -> float | None:
@@ -103,7 +108,7 @@ def ai_detection_of(record: Mapping[str, Any]) -> Any:
     return record.get("ai_detection")
 
 
-def ai_summary(record: Mapping[str, Any], *, threshold: float = DEFAULT_AI_THRESHOLD) -> dict[str, Any]:
+def ai_summary(record: Mapping[str, Any], *, threshold: float | None = None) -> dict[str, Any]:
     """``{ai_verdict, ai_probability, ai_likely_source, ai_prediction, ai_detection, ai_problem}`` of a scanned
     file. ``ai_verdict`` is ``"unreadable"`` (with ``ai_problem`` naming the field) when the answer holds no
     readable ``ai_detection``: missing, not a list, empty, or an entry without a usable deciding field."""
@@ -127,8 +132,18 @@ def ai_summary(record: Mapping[str, Any], *, threshold: float = DEFAULT_AI_THRES
         return {"ai_verdict": "unreadable", "ai_probability": None, "ai_likely_source": None, "ai_prediction": None,
                 "ai_detection": [], "ai_problem": problem}
     top = max(read, key=lambda i: i["ai_probability"])
+    said_ai = [i for i in read if i["prediction"] == "ai"]
+    if threshold is None:  # the default: the service's own prediction OR a probability >= 0.5 says AI
+        if said_ai and top["ai_probability"] < DEFAULT_AI_THRESHOLD:
+            top = max(said_ai, key=lambda i: i["ai_probability"])
+        verdict = "ai" if said_ai or top["ai_probability"] >= DEFAULT_AI_THRESHOLD else "human"
+    else:  # a threshold the user chose: the probability decides, a disagreeing prediction is said aloud
+        verdict = "ai" if top["ai_probability"] >= threshold else "human"
+        if verdict == "human" and said_ai:
+            log.warning("%s: the service predicts 'ai' at probability %.3f, under ai_threshold=%g: verdict "
+                        "'human' as asked", what, max(i["ai_probability"] for i in said_ai), threshold)
     return {
-        "ai_verdict": "ai" if top["ai_probability"] >= threshold else "human",
+        "ai_verdict": verdict,
         "ai_probability": top["ai_probability"], "ai_likely_source": top.get("likely_source"),
         "ai_prediction": top["prediction"], "ai_detection": read[:MAX_AI_ENTRIES], "ai_problem": None,
     }

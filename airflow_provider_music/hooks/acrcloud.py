@@ -462,10 +462,10 @@ class AcrCloudHook(AcrCloudFileScanningMixin):
     # ---- base projects (identification credentials for custom buckets) --------------------------
     def list_base_projects(self, *, page: int | None = None, per_page: int | None = None) -> dict[str, Any]:
         params = clean_params({"page": page, "per_page": per_page})
-        page = page_of(self.request_json("GET", "base-projects", params=params), describe="GET base-projects")
-        for project in page.get("data") or ():
+        listed = page_of(self.request_json("GET", "base-projects", params=params), describe="GET base-projects")
+        for project in listed.get("data") or ():
             _register_project_secret(project)
-        return page
+        return listed
 
     def get_base_project(self, project_id: Any) -> dict[str, Any]:
         pid = bucket_path(project_id, argument="project_id")

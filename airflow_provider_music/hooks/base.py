@@ -27,7 +27,7 @@ from airflow_provider_music.core.errors import (
 from airflow_provider_music.core.files import UploadSource, to_storage_path
 from airflow_provider_music.core.multipart import MultipartBody
 from airflow_provider_music.core.parsing import parsing
-from airflow_provider_music.core.redaction import redact, secret_arguments
+from airflow_provider_music.core.redaction import redact
 from airflow_provider_music.core.retry import RetryPolicy
 from airflow_provider_music.core.settings import ApiSettings, settings_from_connection
 from airflow_provider_music.core.settings_cache import shared_lookup
@@ -67,9 +67,6 @@ class MusicApiHook(BaseHook):
     #: Connection types this hook accepts (default: its own ``conn_type``); see :meth:`check_conn_type`.
     accepted_conn_types: tuple[str, ...] = ()
 
-    #: Declare a hook method's credential arguments: ``@MusicApiHook.secret_arguments("refresh_token")``.
-    #: Each is registered with the package's scrubber and Airflow's masker before the method runs.
-    secret_arguments = staticmethod(secret_arguments)
 
     def __init__(self, conn_id: str | None = None, *, retry_policy: RetryPolicy | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)

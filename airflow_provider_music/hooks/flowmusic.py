@@ -28,6 +28,7 @@ from airflow_provider_music.core import (
 )
 from airflow_provider_music.core.files import capped_source
 from airflow_provider_music.core.lost import LostAnswerError
+from airflow_provider_music.core.redaction import secret_arguments
 from airflow_provider_music.hooks.base import MusicApiHook
 
 if TYPE_CHECKING:
@@ -210,7 +211,7 @@ class FlowMusicHook(MusicApiHook):
         ident = fm.check_email("email", email, required=True) or ""
         return fm.public_account(self.request_json("GET", f"accounts/{fm.path_id(ident, 'email')}"))
 
-    @MusicApiHook.secret_arguments("refresh_token")  # scrubbed from every error/log, masked by Airflow
+    @secret_arguments("refresh_token")  # scrubbed from every error/log, masked by Airflow
     def add_account(self, refresh_token: str, max_jobs: int | None = None) -> dict[str, Any]:
         """POST accounts: add or refresh an account from a flowmusic.app refresh token."""
         token = fm.check_text("refresh_token", refresh_token, required=True) or ""

@@ -62,6 +62,7 @@ from airflow_provider_music.core.errors import (
 from airflow_provider_music.core.files import check_audio_content, resolve_source, to_storage_path
 from airflow_provider_music.core.lost import CLOCK_SKEW, LostAnswerError, answer_lost
 from airflow_provider_music.core.polling import PollResult
+from airflow_provider_music.core.redaction import secret_arguments
 from airflow_provider_music.core.validation import path_segment
 from airflow_provider_music.hooks.base import MusicApiHook
 
@@ -171,7 +172,7 @@ class RiffusionHook(MusicApiHook):
         """GET accounts/{user_id}."""
         return self.request_json("GET", f"accounts/{path_segment(check_id('user_id', user_id), 'user_id')}") or {}
 
-    @MusicApiHook.secret_arguments("cookie")  # scrubbed from every error/log, masked by Airflow
+    @secret_arguments("cookie")  # scrubbed from every error/log, masked by Airflow
     def create_account(self, cookie: str, max_jobs: int = 6) -> dict[str, Any]:
         """POST accounts: add or refresh an account from a riffusion.com cookie (post each cookie once)."""
         check_text("cookie", cookie, required=True)

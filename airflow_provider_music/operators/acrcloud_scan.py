@@ -89,7 +89,8 @@ class AcrCloudScanFileOperator(AcrCloudOperatorMixin, MusicJobOperator):
     :param fail_on_match: fail the task when anything matched.
     :param ai_detection: also detect AI-generated music (part of the container configuration: a container
         without it is never used, nor one with it for a scan without it).
-    :param ai_threshold: the AI probability (0-1) from which a file's verdict is ``"ai"`` (default 0.5).
+    :param ai_threshold: the AI probability (0-1) from which a file's verdict is ``"ai"``. Default ``None``: the
+        service's own ``prediction`` of ``ai`` or a probability >= 0.5 (either one) makes it ``"ai"``.
     :param fail_on_ai: fail the task when a file's verdict is ``"ai"`` (needs ``ai_detection=True``).
 
     Returns, per scanned file, ``{"source", "name", "file_id", "container_id", "container_name", "buckets",
@@ -112,7 +113,7 @@ class AcrCloudScanFileOperator(AcrCloudOperatorMixin, MusicJobOperator):
         data_type: str | None = None, container_id: Any = None, buckets: Sequence[Any] | None = None,
         region: str = "eu-west-1", container_name: str | None = None, engine: int = 1, audio_type: str = "linein",
         name: str | None = None, fail_on_match: bool = False, ai_detection: bool = False, fail_on_ai: bool = False,
-        ai_threshold: float = DEFAULT_AI_THRESHOLD, **kwargs: Any,
+        ai_threshold: float | None = None, **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         for argument, flag in (("ai_detection", ai_detection), ("fail_on_ai", fail_on_ai)):
@@ -324,12 +325,18 @@ class AcrCloudScanFileOperator(AcrCloudOperatorMixin, MusicJobOperator):
         if generated:
             top = generated[0]
             reasons.append(
-                f"{len(generated)} file(s) detected as AI-generated (ai_probability >= {self.ai_threshold:g}), e.g. "
+                f"{len(generated)} file(s) detected as AI-generated ({self.ai_rule()}), e.g. "
                 f"{top['source'] or top['name']}: {top['ai_probability']:.2f}, likely source {top['ai_likely_source']}"
             )
         if reasons:
             raise JobFailedError("; ".join(reasons), details={
                 "matched": [s["file_id"] for s in matched], "ai_generated": [s["file_id"] for s in generated]})
+
+    def ai_rule(self) -> str:
+        """What made a file "ai" (for messages)."""
+        if self.ai_threshold is None:
+            return f"the service's prediction 'ai' or ai_probability >= {DEFAULT_AI_THRESHOLD:g}"
+        return f"ai_probability >= {self.ai_threshold:g}"
 
     def summarize(self, record: dict[str, Any], output: Any) -> Sequence[str]:
         items = output if isinstance(output, list) else [output]

@@ -10,7 +10,7 @@ import contextlib
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowException, conf
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
 
 from airflow_provider_music.core import InvalidInputError, redact_url, to_storage_path
 from airflow_provider_music.hooks.acrcloud import AcrCloudHook
@@ -19,7 +19,7 @@ from airflow_provider_music.operators.base import MusicOperator, check_flag, che
 from airflow_provider_music.sync.catalog import AUDIO_EXTENSIONS, CatalogEntry, CatalogWalk, check_extensions
 from airflow_provider_music.sync.execute import Plan, SyncConfig, SyncRun
 from airflow_provider_music.sync.fingerprint import load_pyacrcloud, pyacrcloud_extractor
-from airflow_provider_music.sync.guard import DEFAULT_MAX_DELETE_RATIO, DeletionGuard
+from airflow_provider_music.sync.guard import DEFAULT_MAX_DELETE_RATIO, DELETIONS_HELD, DeletionGuard
 from airflow_provider_music.sync.plan import MARKER_KEYS, Local, check_count, check_ratio, parse_shard
 from airflow_provider_music.triggers.acrcloud import FILE_STATE, file_state_target
 from airflow_provider_music.triggers.base import validate_event
@@ -318,7 +318,7 @@ class AcrCloudCatalogSyncOperator(AcrCloudOperatorMixin, MusicOperator):
             "Plan: %d to upload, %d metadata update(s), %d unchanged, %d to tidy, %d path(s) without source%s,"
             " %d path(s) kept under parts of the catalog that could not be read",
             len(plan.uploads), len(plan.updates), plan.unchanged, len(plan.converge), len(plan.missing),
-            " (will delete)" if self.delete_missing else " (kept; delete_missing=False)", len(plan.kept),
+            " (deleted once checked gone again)" if self.delete_missing else " (kept; delete_missing=False)", len(plan.kept),
         )
 
     def _converge(self, run: SyncRun, tidy: dict[str, Any], summary: dict[str, Any], failures: list[dict[str, str]],
@@ -395,7 +395,10 @@ class AcrCloudCatalogSyncOperator(AcrCloudOperatorMixin, MusicOperator):
                 store.delete(self.summary_key)
         if failures:
             sample = "; ".join(f"{f['path']}: {f['reason']}" for f in failures[:5])
-            raise AirflowException(f"Catalog sync: {len(failures)} track(s) failed ({sample})")
+            message = f"Catalog sync: {len(failures)} track(s) failed ({sample})"
+            if any(f["path"] == DELETIONS_HELD for f in failures):  # a retry would delete max_delete more
+                raise AirflowFailException(message + "; not retried: max_delete bounds the whole task")
+            raise AirflowException(message)
         return summary
 
 

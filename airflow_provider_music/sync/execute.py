@@ -20,7 +20,7 @@ from airflow_provider_music.core import InvalidInputError, InvalidResponseError,
 from airflow_provider_music.hooks.acrcloud import IDS_PER_REQUEST, MAX_PER_PAGE, AcrCloudHook
 from airflow_provider_music.sync import catalog as cat
 from airflow_provider_music.sync.fingerprint import pyacrcloud_fingerprint_of_bytes
-from airflow_provider_music.sync.guard import DeleteBudget, DeletionGuard
+from airflow_provider_music.sync.guard import DELETIONS_HELD, DeleteBudget, DeletionGuard
 from airflow_provider_music.sync.plan import (
     FILE_READY,
     TOUCHED,
@@ -330,9 +330,7 @@ class SyncRun:
                 failures: Failures, progress: Progress, sent: list[int], lost: list[Upload]) -> None:
         try:
             record, size = future.result()
-            file_id = whole(record.get("id"))
-            if file_id <= 0:  # a hook that let a non-id through: the same rule as the answer parser
-                raise InvalidResponseError(f"upload of {task.entry.rel}: the answer's file id (field 'id') is not an id")
+            file_id = whole(record.get("id"))  # > 0: contract.acrcloud.parse_uploaded_file checked it
         except InvalidResponseError as exc:  # a 2xx the client cannot use: the file may exist, never re-sent blindly
             failures.append({"path": task.entry.rel, "reason": f"InvalidResponseError: {exc}"})
             progress.add(0)
@@ -420,7 +418,7 @@ class SyncRun:
         replaced_count = self._delete(replaced, failures)
         if (held := self.budget.report()) is not None:
             self.log.warning("Catalog sync: %s", held)
-            failures.append({"path": "(deletions)", "reason": held})
+            failures.append({"path": DELETIONS_HELD, "reason": held})
         return replaced_count, deleted, confirmed
 
     def _stat(self, rel: str) -> Local | None | bool:

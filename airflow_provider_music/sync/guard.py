@@ -63,6 +63,10 @@ class DeletionGuard:
             )
 
 
+#: The ``path`` of the failure that says ``max_delete`` held deletions back (the task then fails without retries).
+DELETIONS_HELD = "(deletions)"
+
+
 @dataclass
 class DeleteBudget:
     """The one counter every delete of a run goes through: at most ``limit`` files (None: no limit)."""

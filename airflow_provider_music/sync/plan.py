@@ -101,7 +101,11 @@ def record_of(
     path = ud.get("catalog_path")
     if not isinstance(path, str) or not path:
         return None
-    label = ud.get("catalog_id") or None
+    label = ud.get("catalog_id")
+    if label == "":
+        label = None  # unlabelled
+    elif label is not None and not isinstance(label, str):
+        return None  # 0, False, [], {}: no label this package writes, so another's (never "unlabelled")
     own = label == (catalog_id or None)
     if not own and label not in adopt:
         return None

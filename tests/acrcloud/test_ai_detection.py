@@ -111,8 +111,19 @@ def test_threshold_out_of_range_names_the_argument(value):
     (1.0, 1.0, "ai"), (0.02, 0.5, "human"), (0, 0.5, "human"), (1, 0.5, "ai"),
 ])
 def test_verdict_follows_the_threshold(probability, threshold, verdict):
-    summary = ai_summary(scanned([{**ITEM, "ai_probability": probability}]), threshold=threshold)
+    item = {**ITEM, "ai_probability": probability, "prediction": "human"}
+    summary = ai_summary(scanned([item]), threshold=threshold)
     assert summary["ai_verdict"] == verdict and summary["ai_probability"] == float(probability)
+
+
+@pytest.mark.parametrize(("items", "threshold"), [
+    ([{**ITEM, "prediction": "ai", "ai_probability": 0.45}], 0.5),  # the service says AI below the threshold
+    ([{**ITEM, "prediction": "human", "ai_probability": 0.97}], 0.5),  # ... or a high probability says it
+    ([{**ITEM, "prediction": "human", "ai_probability": 0.1}, {**ITEM, "prediction": "ai", "ai_probability": 0.3}],
+     0.9),
+])
+def test_a_prediction_and_a_probability_that_disagree_never_make_a_file_human(items, threshold):
+    assert ai_summary(scanned(items), threshold=threshold)["ai_verdict"] == "ai"
 
 
 # ---- readable results -----------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from airflow_provider_music.sensors.acrcloud import AcrCloudScanSensor
 from airflow_provider_music.testing.audio import write_sine_wav
 from tests.support.waits import WAITS, no_settle, record_wait_warnings, sensor_poke, unknown_warnings
 
-HOSTILE_STATES = [2, 9, -4, "queued", None, 1.5, "x"]
+HOSTILE_STATES = [2, 9, -4, "queued", None, 1.5, "x", True, False]  # a boolean is no state (True == 1)
 
 
 @pytest.fixture(autouse=True)
@@ -43,7 +43,7 @@ def test_unknown_states_are_never_done_and_are_named(state):
     assert failing.state == "failed"
 
 
-@pytest.mark.parametrize("status", [2, -1, 7])
+@pytest.mark.parametrize("status", [2, -1, 7, True])
 def test_unknown_dump_status_is_never_ready(status):
     result = parse_dump_status({"status": status, "task_id": "t"}, bucket_id=1)
     assert result.state == "running" and result.unknown and f"unknown state '{status}'" in result.message

@@ -26,13 +26,14 @@ import pytest
 from airflow_provider_music.core import settings_cache
 from airflow_provider_music.testing.apis import api as emulated_api
 from airflow_provider_music.testing.audio import sine_wav
+from tests.support.masker import airflow_secrets_masker
 
 
 @pytest.fixture
 def airflow_masker() -> Iterator[Any]:
-    from airflow.sdk._shared.secrets_masker import SecretsMasker, _secrets_masker
-
-    masker = _secrets_masker()
+    module = airflow_secrets_masker()
+    SecretsMasker = module.SecretsMasker  # noqa: N806
+    masker = module._secrets_masker()
     saved = (set(masker.patterns), getattr(masker, "replacer", None), SecretsMasker._has_warned_short_secret)
     masker.reset_masker()
     SecretsMasker._has_warned_short_secret = False

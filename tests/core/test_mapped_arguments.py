@@ -347,3 +347,27 @@ def test_bad_values_from_upstream_fail_each_mapped_task_before_any_request(music
         assert result.states.get(f"bad_{n}") == "success", result.output[-3000:]
         assert result.states.get(f"{name.lower()}[0]") == "failed", f"{name}: {result.states}\n{result.output[-3000:]}"
         assert re.search(rf"InvalidInputError: {argument}\b", output), f"{name}: no error naming {argument}"
+
+
+def test_a_check_tying_two_arguments_waits_for_the_mapped_one():
+    """fail_on_ai=True needs ai_detection=True: given by .expand() (literal or upstream), that is not an error
+    of the .partial() arguments; the literal False is refused, like a plain operator would be."""
+    from airflow.sdk import task
+
+    from airflow_provider_music.operators.acrcloud_scan import AcrCloudScanFileOperator
+
+    with dag() as d:
+        @task
+        def flags() -> list[bool]:
+            return [True]
+
+        AcrCloudScanFileOperator.partial(task_id="a", source="/tmp/x.wav", fail_on_ai=True, buckets=["b"]).expand(
+            ai_detection=flags())
+        AcrCloudScanFileOperator.partial(task_id="b", source="/tmp/x.wav", fail_on_ai=True, buckets=["b"]).expand(
+            ai_detection=[True])
+        with pytest.raises(InvalidInputError, match="fail_on_ai=True needs ai_detection=True"):
+            AcrCloudScanFileOperator.partial(task_id="c", source="/tmp/x.wav", fail_on_ai=True, buckets=["b"]).expand(
+                ai_detection=[False])
+        with pytest.raises(InvalidInputError, match="fail_on_ai=True needs ai_detection=True"):
+            AcrCloudScanFileOperator.partial(task_id="e", fail_on_ai=True, buckets=["b"]).expand(source=["/tmp/x.wav"])
+    assert {"a", "b"} <= set(d.task_dict) and not {"c", "e"} & set(d.task_dict)

@@ -99,10 +99,10 @@ def test_a_hostile_400_echoing_a_handed_secret_leaks_it_nowhere(monkeypatch, cap
 
 
 def test_airflow_masker_hides_a_handed_secret_too():
-    from airflow.sdk._shared.secrets_masker import _secrets_masker
+    from tests.support.masker import airflow_secrets_masker
 
     register_secret("airflow-side-" + HANDED)
-    assert "airflow-side-" + HANDED not in _secrets_masker().redact(f"x airflow-side-{HANDED} y")
+    assert "airflow-side-" + HANDED not in airflow_secrets_masker()._secrets_masker().redact(f"x airflow-side-{HANDED} y")
 
 
 def test_the_decorator_registers_stripped_and_async_arguments():

@@ -34,6 +34,8 @@ def free_port() -> int:
 
 class Deployment:
     health: tuple[str, ...] = HEALTH
+    #: extra emulator arguments, e.g. start-up settings (``POST /_emulator/reset`` returns to them)
+    emulator_args: tuple[str, ...] = ()
 
     def __init__(self, root: Path, *, dag_files: list[Path], token: str,
                  extra_env: dict[str, str] | None = None) -> None:
@@ -114,7 +116,8 @@ class Deployment:
         if done.returncode:
             raise RuntimeError(f"airflow db migrate failed: {done.stderr.decode(errors='replace')[-3000:]}")
         self._spawn("emulator", [sys.executable, "-m", "airflow_provider_music.testing.emulator", "--port",
-                                 str(self.emulator_port), "--token", self.token, "--job-seconds", "5"])
+                                 str(self.emulator_port), "--token", self.token, "--job-seconds", "5",
+                                 *self.emulator_args])
         for name in self.components():
             self.start_component(name)
         self.wait_healthy(timeout)

@@ -248,6 +248,10 @@ def component_commands(python: str, *, capacity: int) -> dict[str, list[str]]:
 class ProdStack(Deployment):
     """:class:`Deployment` on PostgreSQL + Redis with CeleryExecutor, 2 workers and 2 triggerers."""
 
+    #: one emulated Riffusion account composing 50 songs at once (the default allows 6 in flight, as a real
+    #: one); a start-up setting, so that ``POST /_emulator/reset`` keeps it
+    emulator_args = ("--setting", "riffusion.max_jobs=60")
+
     def __init__(self, root: Path, *, dag_files: list[Path], token: str, capacity: int = 30,
                  extra_env: dict[str, str] | None = None) -> None:
         super().__init__(root, dag_files=dag_files, token=token, extra_env=extra_env)

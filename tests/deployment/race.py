@@ -41,7 +41,7 @@ def run(dep: Any, *, settle: str | None, runs: int = RUNS, slow_runs: int = SLOW
     sensor (poke 5 s), plus a few runs of a reschedule sensor poking every 60 s; the tallies, printed with the
     measured exit timelines."""
     _flowmusic_capacity(dep, runs + slow_runs)
-    dep.emulator_settings(**{"riffusion.job_seconds": 2, "flowmusic.job_seconds": 60, "riffusion.max_jobs": 60})
+    dep.emulator_settings(**{"riffusion.job_seconds": 2, "flowmusic.job_seconds": 60})
     try:
         started = time.monotonic()
         fast = dep.trigger_many(DAGS[0], runs)
@@ -50,7 +50,7 @@ def run(dep: Any, *, settle: str | None, runs: int = RUNS, slow_runs: int = SLOW
         slow_states = dep.wait_runs(DAGS[1], slow, timeout=max(60.0, timeout - (time.monotonic() - started)))
         took = time.monotonic() - started
     finally:
-        dep.emulator_settings(**{"riffusion.job_seconds": 5, "flowmusic.job_seconds": 5, "riffusion.max_jobs": 6})
+        dep.emulator_settings(**{"riffusion.job_seconds": 5, "flowmusic.job_seconds": 5})
     tallies = [tally(dep, DAGS[0], fast, fast_states), tally(dep, DAGS[1], slow, slow_states)]
     found = exits(dep, DAGS)
     print(f"{type(dep).__name__}, settle {settle or 'default'}, {took:.0f} s:", *(t.line() for t in tallies),

@@ -79,10 +79,10 @@ def test_short_jobs_under_the_scheduler_all_succeed(stack):
 
 def test_triggerer_killed_with_50_deferred_tasks(stack):
     dag_id = "prodstack_mapped_waits"
-    # a reset first: it also restores the start-up settings (issue 19 §5), so the settings come after it
+    # a reset first: it restores the start-up settings (issue 19 §5; ProdStack starts the emulator with
+    # riffusion.max_jobs=60: one account composing 50 songs at once), so job_seconds comes after it
     requests.post(f"{stack.emulator}/_emulator/reset", timeout=30).raise_for_status()
-    # one emulated account composing 50 songs at once (the default allows 6 in flight, as a real one)
-    stack.emulator_settings(**{"riffusion.job_seconds": 120, "riffusion.max_jobs": 60})
+    stack.emulator_settings(**{"riffusion.job_seconds": 120})
     before = stack.emulator_count("POST", CREATE_PROMPT)
     try:
         run_id = stack.trigger(dag_id)

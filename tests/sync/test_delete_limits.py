@@ -10,7 +10,7 @@ the run that reaches it stops deleting, leaves the rest for the next run and fai
 from __future__ import annotations
 
 import pytest
-from airflow.providers.common.compat.sdk import AirflowException
+from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
 
 from airflow_provider_music.hooks.acrcloud import AcrCloudHook
 from airflow_provider_music.sync.execute import SyncRun
@@ -109,7 +109,7 @@ def test_max_delete_is_a_hard_cap_on_the_convergence(emu, bucket, tmp_path, make
     monkeypatch.setattr(SyncRun, "plan", plan_then_more_copies)
     deleted = deleted_ids(monkeypatch)
     context = make_context()
-    with pytest.raises(AirflowException, match=r"max_delete=3 reached: 3 file\(s\) deleted, 6 more"):
+    with pytest.raises(AirflowFailException, match=r"max_delete=3 reached: 3 file\(s\) deleted, 6 more"):
         sync_op(catalog, bucket, delete_missing=True, max_delete=3).execute(context)
     assert len(deleted) == 3 and len(files(emu, bucket)) == 20 + 6 - 3
     assert context["ti"].xcom_pushed["sync_summary"]["deleted"] == 3

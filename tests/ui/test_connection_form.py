@@ -18,6 +18,7 @@ from unittest import mock
 
 import pytest
 
+import airflow_provider_music
 from airflow_provider_music.get_provider_info import get_provider_info
 from airflow_provider_music.hooks.connection_form import FORM_METHODS, install_connection_form
 
@@ -119,7 +120,7 @@ def test_api_server_serves_labelled_described_fields_without_null():
 
 
 # ---- every extra any hook reads has a labelled field (issue 19 §5) ----------------------------------------
-PACKAGE_DIR = Path(__file__).resolve().parents[2] / "airflow_provider_music"
+PACKAGE_DIR = Path(airflow_provider_music.__file__).resolve().parent  # the installed package (test-matrix: the wheel)
 #: Functions that ARE the extras accessors (their ``name`` argument is the caller's literal).
 ACCESSORS = {"extra", "extras_get"}
 APIS_BY_MODULE = {"acrcloud": ("acrcloud",), "audioshake": ("audioshake", "audioshake_tasks"),

@@ -100,7 +100,11 @@ def test_threshold_in_range(value):
     assert check_ai_threshold(value) == float(value)
 
 
-@pytest.mark.parametrize("value", [-0.01, 1.01, 50, float("nan"), float("inf"), True, None, "high", [0.5]])
+def test_no_threshold_is_the_default_rule():
+    assert check_ai_threshold(None) is None
+
+
+@pytest.mark.parametrize("value", [-0.01, 1.01, 50, float("nan"), float("inf"), True, "high", [0.5]])
 def test_threshold_out_of_range_names_the_argument(value):
     with pytest.raises(InvalidInputError, match="ai_threshold"):
         check_ai_threshold(value)
@@ -116,14 +120,22 @@ def test_verdict_follows_the_threshold(probability, threshold, verdict):
     assert summary["ai_verdict"] == verdict and summary["ai_probability"] == float(probability)
 
 
-@pytest.mark.parametrize(("items", "threshold"), [
-    ([{**ITEM, "prediction": "ai", "ai_probability": 0.45}], 0.5),  # the service says AI below the threshold
-    ([{**ITEM, "prediction": "human", "ai_probability": 0.97}], 0.5),  # ... or a high probability says it
-    ([{**ITEM, "prediction": "human", "ai_probability": 0.1}, {**ITEM, "prediction": "ai", "ai_probability": 0.3}],
-     0.9),
+@pytest.mark.parametrize("items", [
+    [{**ITEM, "prediction": "ai", "ai_probability": 0.45}],  # the service says AI below 0.5
+    [{**ITEM, "prediction": "human", "ai_probability": 0.97}],  # ... or a high probability says it
+    [{**ITEM, "prediction": "human", "ai_probability": 0.1}, {**ITEM, "prediction": "ai", "ai_probability": 0.3}],
 ])
-def test_a_prediction_and_a_probability_that_disagree_never_make_a_file_human(items, threshold):
-    assert ai_summary(scanned(items), threshold=threshold)["ai_verdict"] == "ai"
+def test_by_default_a_prediction_and_a_probability_that_disagree_never_make_a_file_human(items):
+    summary = ai_summary(scanned(items))
+    assert summary["ai_verdict"] == "ai" and summary["ai_prediction"] == "ai" or summary["ai_probability"] >= 0.5
+
+
+def test_an_explicit_threshold_decides_and_a_disagreeing_prediction_is_logged(caplog):
+    item = {**ITEM, "prediction": "ai", "ai_probability": 0.45}
+    with caplog.at_level("WARNING"):
+        assert ai_summary(scanned([item]), threshold=0.9)["ai_verdict"] == "human"
+    assert "predicts 'ai' at probability 0.450, under ai_threshold=0.9" in caplog.text
+    assert ai_summary(scanned([item]), threshold=0.4)["ai_verdict"] == "ai"
 
 
 # ---- readable results -----------------------------------------------------------------------------------------

@@ -52,11 +52,16 @@ class MusicJobSensor(MusicOperator, BaseSensorOperator):
         self,
         *,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poke_interval: Any = None,
+        timeout: Any = None,
         **kwargs: Any,
     ) -> None:
-        if self.default_timeout is not None and "timeout" not in kwargs:
-            kwargs["timeout"] = self.default_timeout
-        kwargs.setdefault("poke_interval", 30)
+        # Declared here so that Airflow fills them from the DAG's default_args (it does so per signature).
+        if timeout is None:
+            timeout = self.default_timeout
+        if timeout is not None:
+            kwargs["timeout"] = timeout
+        kwargs["poke_interval"] = 30 if poke_interval is None else poke_interval
         for argument in ("poke_interval", "timeout"):
             if argument in kwargs and not isinstance(kwargs[argument], timedelta):
                 kwargs[argument] = check_seconds(argument, kwargs[argument], allow_none=False)

@@ -191,7 +191,7 @@ def test_wait_arguments_are_checked_in_partial_and_default_args(name, value):
             expected: Exception | None = None
         except Exception as exc:
             expected = exc
-    assert expected is not None or issubclass(cls, MusicJobSensor)  # sensors: poke_interval=30 unless given
+    assert expected is not None  # sensors too: their poke_interval / timeout come from default_args
     with dag(default_args={argument: value}) as d:
         if expected is None:
             cls.partial(task_id="t", **without(case.good, "x")).expand(task_display_name=["x"])
@@ -371,3 +371,13 @@ def test_a_check_tying_two_arguments_waits_for_the_mapped_one():
         with pytest.raises(InvalidInputError, match="fail_on_ai=True needs ai_detection=True"):
             AcrCloudScanFileOperator.partial(task_id="e", fail_on_ai=True, buckets=["b"]).expand(source=["/tmp/x.wav"])
     assert {"a", "b"} <= set(d.task_dict) and not {"c", "e"} & set(d.task_dict)
+
+
+def test_sensors_take_poke_interval_and_timeout_from_default_args():
+    from airflow_provider_music.sensors.flowmusic import FlowMusicJobSensor
+
+    with dag(default_args={"poke_interval": 7, "timeout": 99}):
+        sensor = FlowMusicJobSensor(task_id="s", jobid="job:1")
+        explicit = FlowMusicJobSensor(task_id="e", jobid="job:1", poke_interval=3)
+    assert (sensor.poke_interval, sensor.timeout, explicit.poke_interval) == (7, 99, 3)
+    assert FlowMusicJobSensor(task_id="d", jobid="job:1").poke_interval == 30

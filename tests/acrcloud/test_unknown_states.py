@@ -17,19 +17,17 @@ from airflow_provider_music.hooks.acrcloud import AcrCloudHook
 from airflow_provider_music.operators.acrcloud import AcrCloudScanFileOperator
 from airflow_provider_music.sensors.acrcloud import AcrCloudScanSensor
 from airflow_provider_music.testing.audio import write_sine_wav
-from tests.support.waits import WAITS, no_settle, record_wait_warnings, sensor_poke, unknown_warnings
+from tests.support.waits import (  # noqa: F401 (fixtures)
+    WAITS,
+    _no_settle,
+    no_settle,
+    record_wait_warnings,
+    sensor_poke,
+    unknown_warnings,
+    wait_warnings,
+)
 
 HOSTILE_STATES = [2, 9, -4, "queued", None, 1.5, "x", True, False]  # a boolean is no state (True == 1)
-
-
-@pytest.fixture(autouse=True)
-def _no_settle(monkeypatch: pytest.MonkeyPatch) -> None:
-    no_settle(monkeypatch)
-
-
-@pytest.fixture
-def wait_warnings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    return record_wait_warnings(monkeypatch)
 
 
 @pytest.mark.parametrize("state", HOSTILE_STATES)

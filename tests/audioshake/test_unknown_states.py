@@ -15,22 +15,20 @@ from airflow_provider_music.hooks.audioshake import AudioShakeHook
 from airflow_provider_music.operators.audioshake import AudioShakeStemSeparationOperator
 from airflow_provider_music.sensors.audioshake import AudioShakeJobSensor
 from airflow_provider_music.testing.audio import write_sine_wav
-from tests.support.waits import WAITS, no_settle, record_wait_warnings, sensor_poke, unknown_warnings
+from tests.support.waits import (  # noqa: F401 (fixtures)
+    WAITS,
+    _no_settle,
+    no_settle,
+    record_wait_warnings,
+    sensor_poke,
+    unknown_warnings,
+    wait_warnings,
+)
 
 #: Every job/target shows "separating" for ten minutes.
 STUCK = {"audioshake.processing_status": "separating", "audioshake.created_status": "separating",
          "audioshake.job_seconds": 600}
 HOSTILE_STATES = ["separating", "COMPLETED_PARTIAL", "done?", "1", "archived"]
-
-
-@pytest.fixture(autouse=True)
-def _no_settle(monkeypatch: pytest.MonkeyPatch) -> None:
-    no_settle(monkeypatch)
-
-
-@pytest.fixture
-def wait_warnings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    return record_wait_warnings(monkeypatch)
 
 
 @pytest.fixture

@@ -15,19 +15,17 @@ from airflow_provider_music.hooks.riffusion import RiffusionHook
 from airflow_provider_music.operators.riffusion import RiffusionComposeOperator, RiffusionUploadAudioOperator
 from airflow_provider_music.sensors.riffusion import RiffusionSongSensor, RiffusionUploadAudioSensor
 from airflow_provider_music.testing.audio import write_sine_wav
-from tests.support.waits import WAITS, no_settle, record_wait_warnings, sensor_poke, unknown_warnings
+from tests.support.waits import (  # noqa: F401 (fixtures)
+    WAITS,
+    _no_settle,
+    no_settle,
+    record_wait_warnings,
+    sensor_poke,
+    unknown_warnings,
+    wait_warnings,
+)
 
 HOSTILE_STATES = ["rejected", "moderated", "copyright_blocked", "mastering", "COMPLETE_WITH_ERRORS", "??", "1"]
-
-
-@pytest.fixture(autouse=True)
-def _no_settle(monkeypatch: pytest.MonkeyPatch) -> None:
-    no_settle(monkeypatch)
-
-
-@pytest.fixture
-def wait_warnings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    return record_wait_warnings(monkeypatch)
 
 
 @pytest.mark.parametrize("status", HOSTILE_STATES)

@@ -91,3 +91,15 @@ def unknown_warnings(lines: list[str], state: str) -> list[str]:
 def no_settle(monkeypatch: pytest.MonkeyPatch) -> None:
     """Trigger events fire at once (``[music] settle_seconds = 0``): no scheduler runs in these tests."""
     monkeypatch.setenv("AIRFLOW__MUSIC__SETTLE_SECONDS", "0")
+
+
+@pytest.fixture(autouse=True)
+def _no_settle(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Autouse where imported: trigger events fire at once."""
+    no_settle(monkeypatch)
+
+
+@pytest.fixture
+def wait_warnings(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The wait warnings of the test (see :func:`record_wait_warnings`)."""
+    return record_wait_warnings(monkeypatch)

@@ -228,7 +228,8 @@ _FLOWMUSIC: dict[str, Any] = {
                 "sync_timeout": {
                     "label": "Read timeout of held calls (seconds)",
                     "schema": {"type": ["number", "null"], "default": 300},
-                    "description": "Sync generation and stems hold the answer 40-150 s, e.g. 300. Optional.",
+                    "description": "Sync generation and stems hold the answer 40-150 s, e.g. 300; such a call may "
+                    "take this plus 'request_timeout'. Optional.",
                 },
             },
             "ui-field-behaviour": {
@@ -281,13 +282,25 @@ COMMON_CONN_FIELDS: dict[str, Any] = {
     },
     "request_timeout": {
         "label": "Total seconds per JSON request",
-        "schema": {"type": ["number", "null"], "default": 300},
-        "description": "Deadline of one JSON request, retries included, e.g. 300.",
+        "schema": {"type": ["number", "null"], "default": 30},
+        "description": "Deadline of one JSON request, retries included, e.g. 30 (a poll in a wait: at most "
+                       "max(poll interval, 15 s); a held call: its hold time plus this).",
     },
     "transfer_timeout": {
-        "label": "Total seconds per upload/download",
-        "schema": {"type": ["number", "null"], "default": 3600},
-        "description": "Deadline of one upload or download, retries included, e.g. 3600.",
+        "label": "Total seconds per upload/download (optional cap)",
+        "schema": {"type": ["number", "null"], "default": None},
+        "description": "Optional cap on one upload or download, retries included; empty: none (the minimum "
+                       "rate below bounds transfers).",
+    },
+    "min_transfer_rate": {
+        "label": "Minimum upload/download rate (KiB/s)",
+        "schema": {"type": ["number", "null"], "default": 32},
+        "description": "An upload or download slower than this over the transfer window is cut, e.g. 32.",
+    },
+    "transfer_window": {
+        "label": "Transfer window (seconds)",
+        "schema": {"type": ["number", "null"], "default": 60},
+        "description": "Window of the minimum rate: how long a transfer may lag or stall, e.g. 60.",
     },
     "max_response_bytes": {
         "label": "Largest JSON answer (bytes)",

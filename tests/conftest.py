@@ -47,12 +47,12 @@ def isolated_secret_registry():
 
 @pytest.fixture(autouse=True)
 def fresh_connection_cache():
-    """Triggers share resolved connections per process (core.settings_cache); tests change connections."""
-    from airflow_provider_music.core import settings_cache
+    """Triggers share resolved connections per process (core.settings.shared_lookup); tests change connections."""
+    from airflow_provider_music.core.settings import clear_settings_cache
 
-    settings_cache.clear()
+    clear_settings_cache()
     yield
-    settings_cache.clear()
+    clear_settings_cache()
 
 
 @pytest.fixture
@@ -63,9 +63,9 @@ def set_connection(monkeypatch: pytest.MonkeyPatch):
              extra: dict[str, Any] | None = None, **fields: Any) -> None:
         value = {"conn_type": conn_type, "host": host, "password": password, "extra": extra or {}, **fields}
         monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(value))
-        from airflow_provider_music.core import settings_cache
+        from airflow_provider_music.core.settings import clear_settings_cache
 
-        settings_cache.clear()  # an edited connection is seen at once (a triggerer sees it within the cache TTL)
+        clear_settings_cache()  # an edited connection is seen at once (a triggerer sees it within the cache TTL)
 
     return _set
 

@@ -525,8 +525,8 @@ def link_upload_body(
 
 def answer_was_lost(exc: BaseException) -> bool:
     """Could a create have happened although we got no usable answer? The provider's ONE rule
-    (:func:`airflow_provider_music.core.lost.answer_lost`: no answer, 408/499, 5xx but 503, unreadable 2xx)."""
-    from airflow_provider_music.core.lost import answer_lost  # the rule lives in core (imports Airflow)
+    (:func:`airflow_provider_music.core.errors.answer_lost`: no answer, 408/499, 5xx but 503, unreadable 2xx)."""
+    from airflow_provider_music.core.errors import answer_lost  # the rule lives in core (imports Airflow)
 
     return answer_lost(exc)
 

@@ -437,6 +437,26 @@ def running_jobs(body: Any) -> list[dict[str, Any]]:
     return out
 
 
+def _list_of(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def listed_jobs(body: Any) -> dict[str, Any]:
+    """GET jobs -> ``{jobid: {"account": email}}`` of the jobs it shows ``pending`` (the shared poller's index).
+
+    A job listed with another status (``completed``/``failed`` linger there), with a hostile id (``NaN``, a
+    list, an object), twice under different accounts, or past :data:`~.core.poller.MAX_LISTED` entries is
+    left out: its wait asks GET jobs/{jobid} itself. An answer that is not an object of accounts raises
+    :class:`~.core.errors.InvalidResponseError` (every wait then asks by itself)."""
+    from airflow_provider_music.core.poller import listed_running
+
+    if not isinstance(body, Mapping):
+        raise invalid_answer("GET jobs", body)
+    pairs = ((job, email) for email, account in body.items() if isinstance(account, Mapping)
+             for job in _list_of(account.get("jobs")))
+    return listed_running(pairs, job_id="jobid", status="status", status_ok=JOB_RUNNING)
+
+
 def public_account(record: Any) -> dict[str, Any]:
     """An account record without its (redacted) tokens."""
     if not isinstance(record, Mapping) or not isinstance(record.get("email"), str):

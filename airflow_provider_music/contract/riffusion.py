@@ -378,6 +378,18 @@ def parse_song_status(job_ids: Sequence[str], songs_by_job: Mapping[str, Sequenc
     return PollResult("running", message, payload, unknown=unknown)
 
 
+def listed_scheduler_jobs(body: Any) -> dict[str, Any]:
+    """GET scheduler -> ``{job_id: {"account": user_id}}`` of the jobs it shows executing (the shared poller's
+    index). Entries with a hostile ``job_id`` (``NaN``, a list, an object), listed twice under different
+    accounts, or past :data:`~.core.poller.MAX_LISTED` are left out: their waits ask GET music?id= themselves.
+    An answer that is not a list raises :class:`InvalidResponseError` (every wait then asks by itself)."""
+    from airflow_provider_music.core.poller import listed_running
+
+    if not isinstance(body, list):
+        raise InvalidResponseError(f"GET scheduler: expected a JSON array, got {type(body).__name__}")
+    return listed_running(((e, e.get("user_id") if isinstance(e, Mapping) else None) for e in body), job_id="job_id")
+
+
 def parse_started(value: Any) -> float | None:
     """``started`` / ``created_at``: an ISO string or epoch seconds/milliseconds -> epoch seconds."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):

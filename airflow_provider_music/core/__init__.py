@@ -1,20 +1,30 @@
 """The shared HTTP core used by every hook of this provider, split by concern.
 
-* :mod:`.errors` - the error hierarchy and the mapping of HTTP error answers onto it.
-* :mod:`.redaction` - scrubbing secrets out of server text.
-* :mod:`.settings` - reading a connection into typed :class:`ApiSettings`.
-* :mod:`.retry` - :class:`RetryPolicy`, one policy for sync and async calls.
-* :mod:`.transport` - the sync session and one attempt of a request; :mod:`.multipart` the streamed
-  multipart body; :mod:`.aio` the async shared-session pool and async attempt.
-* :mod:`.files` - upload sources, the one str/URL -> ``ObjectStoragePath`` rule, safe names, atomic writes,
-  the audio content check.
-* :mod:`.polling` - :class:`PollResult` and :func:`wait_for`.
-* :mod:`.validation` - argument validators shared by every slice.
-* :mod:`.deadline` - total deadline per request, ``deadline_scope`` for outer deadlines (triggers).
-* :mod:`.bodies` / :mod:`.download` - bounded reads (decoded bytes counted) and bounded, atomic downloads.
-* :mod:`.redirects` - redirects followed by the core; credentials never leave their origin.
+The HTTP core (one policy, two thin drivers; the walk of one GET is in docs/architecture.md):
+
+* :mod:`.http` - the policy, sans I/O: builds each hop (URL in wire form, headers, credentials only to
+  their origin, timeouts), follows redirects, maps error answers and transport failures, decodes JSON,
+  never retries a create that may have been processed.
+* :mod:`.transport` - the sync driver (``requests``): keep-alive session, one attempt of a call.
+* :mod:`.aio` - the async driver (``aiohttp``): one shared session per loop and origin, one attempt.
+* :mod:`.retry` - :class:`RetryPolicy`: when to retry (``Retry-After``, backoff, the deadline); the first
+  attempt runs with no retrier, ``tenacity`` takes over after a retryable failure.
+* :mod:`.deadline` - the bound of each call by its kind (JSON, held, transfer rate), ``deadline_scope`` for
+  outer deadlines and a wait's poll interval, the sync watchdog.
+* :mod:`.bodies` - bounded reads of answers (decoded bytes counted) and the streamed multipart body;
+  :mod:`.download` - bounded, atomic downloads.
+* :mod:`.errors` - the error hierarchy, the mapping of HTTP error answers onto it, the lost-answer rule.
 * :mod:`.parsing` - strict JSON, ``expect_dict``/``expect_list``, ``parsing(call)`` guard for parsers.
-* :mod:`.content` - the content check of every upload; :mod:`.names` - safe and distinct file names.
+* :mod:`.redaction` - scrubbing secrets out of server text and of the HTTP libraries' log records.
+
+Around it:
+
+* :mod:`.settings` - reading a connection into typed :class:`ApiSettings`; one lookup shared by triggers.
+* :mod:`.files` - upload sources, the one str/URL -> ``ObjectStoragePath`` rule, safe names, atomic writes;
+  :mod:`.content` - the content check of every upload.
+* :mod:`.polling` - :class:`PollResult` and the unknown-state rule.
+* :mod:`.poller` - shared polls in the triggerer: waits on one API and connection share requests.
+* :mod:`.validation` - argument validators shared by every slice.
 
 The base hook :class:`MusicApiHook` lives in :mod:`airflow_provider_music.hooks.base`; it is re-exported
 here lazily (``from airflow_provider_music.core import MusicApiHook`` keeps working). New code imports
@@ -30,7 +40,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_music.core.aio import _ASYNC_SESSIONS, shared_client_session
-from airflow_provider_music.core.bodies import DeadlineExceededError
+from airflow_provider_music.core.bodies import UPLOAD_BLOCK, DeadlineExceededError, MultipartBody
 from airflow_provider_music.core.content import check_audio_content, check_upload_content, sniff_container
 from airflow_provider_music.core.deadline import deadline_scope, request_deadline, scope_deadline
 from airflow_provider_music.core.errors import (
@@ -59,15 +69,16 @@ from airflow_provider_music.core.files import (
     Source,
     UploadSource,
     atomic_write,
+    distinct_file_name,
     ensure_writable_destination,
     output_location,
     resolve_source,
+    safe_file_name,
     to_storage_path,
 )
-from airflow_provider_music.core.multipart import UPLOAD_BLOCK, MultipartBody
-from airflow_provider_music.core.names import distinct_file_name, safe_file_name
+from airflow_provider_music.core.http import ERROR_BODY_LIMIT, IDEMPOTENT_METHODS, clean_params
 from airflow_provider_music.core.parsing import expect_dict, expect_list, expect_str, loads_strict, parsing
-from airflow_provider_music.core.polling import PollResult, PollState, wait_for
+from airflow_provider_music.core.polling import PollResult, PollState
 from airflow_provider_music.core.redaction import describe_body, redact, register_secret
 from airflow_provider_music.core.retry import RetryPolicy
 from airflow_provider_music.core.settings import (
@@ -76,29 +87,17 @@ from airflow_provider_music.core.settings import (
     extras_get,
     settings_from_connection,
 )
-from airflow_provider_music.core.transport import (
-    DOWNLOAD_CHUNK,
-    ERROR_BODY_LIMIT,
-    IDEMPOTENT_METHODS,
-    clean_params,
-    decode_json,
-)
+from airflow_provider_music.core.transport import DOWNLOAD_CHUNK
 
 if TYPE_CHECKING:
     from airflow_provider_music.hooks.base import MusicApiHook
 
 log = logging.getLogger(__name__)
 
-#: Every sleep of the retry policy and of :func:`wait_for` goes through these (looked up at call time):
+#: THE test seam of every wait: the retry policy (and the sync wait loops) look these up at each sleep;
 #: tests patch ``airflow_provider_music.core._sleep`` / ``_async_sleep`` to make retries instant.
 _sleep: Callable[[float], None] = time.sleep
 _async_sleep: Callable[[float], Any] = asyncio.sleep
-
-#: Old private names kept for tests that used them.
-_MultipartBody = MultipartBody
-_path_of = path_of
-_origin = origin
-_decode_json = decode_json
 
 __all__ = [
     "DeadlineExceededError", "check_upload_content", "sniff_container", "deadline_scope", "request_deadline",
@@ -111,8 +110,7 @@ __all__ = [
     "WatchedJobFailedError", "_ASYNC_SESSIONS", "atomic_write", "build_base_url", "check_audio_content",
     "clean_params", "ensure_writable_destination", "error_from_response", "extras_get", "origin",
     "parse_retry_after", "path_of", "redact", "redact_url", "resolve_source", "safe_file_name",
-    "settings_from_connection", "shared_client_session", "to_storage_path", "wait_for",
-]  # fmt: skip
+    "settings_from_connection", "shared_client_session", "to_storage_path", ]  # fmt: skip
 
 
 def __getattr__(name: str) -> Any:

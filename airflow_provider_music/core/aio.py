@@ -1,40 +1,24 @@
-"""The async shared-session pool: one pooled ``aiohttp.ClientSession`` per event loop and origin."""
+"""The async driver (``aiohttp``): one pooled ``ClientSession`` per event loop and origin, and one attempt
+of a JSON :class:`~.http.Call`.
+
+It only moves bytes, as the sync driver (:mod:`.transport`) does: the policy (:mod:`.http`) builds each hop
+(URL in wire form, headers, credentials), decides whether an answer is a redirect, maps errors and failures.
+The whole attempt runs under ``asyncio.timeout`` until the call's deadline.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import weakref
-from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_music.core.bodies import JSON_ACCEPT_ENCODING, CappedBuffer, deadline_error, read_async
+from airflow_provider_music.core.bodies import read_async
 from airflow_provider_music.core.deadline import seconds_left
-from airflow_provider_music.core.errors import (
-    InvalidResponseError,
-    MusicApiError,
-    error_from_response,
-    origin,
-    path_of,
-    redact_url,
-)
-from airflow_provider_music.core.redaction import redact
-from airflow_provider_music.core.redirects import (
-    CREDENTIAL_HEADERS,
-    MAX_REDIRECTS,
-    REDIRECT_STATUSES,
-    Hop,
-    next_hop,
-)
-from airflow_provider_music.core.transport import (
-    ERROR_BODY_LIMIT,
-    decode_json,
-    detach,
-    guard,
-    transport_error,
-)
+from airflow_provider_music.core.errors import MusicApiError, origin
+from airflow_provider_music.core.http import Call, Hop
 
 if TYPE_CHECKING:
     import aiohttp
@@ -82,50 +66,26 @@ async def shared_client_session(base_url: str) -> AsyncIterator[aiohttp.ClientSe
 
 
 
-@dataclass
-class AsyncCall:
-    """One logical async JSON request as the hook describes it (the same for every attempt).
-
-    Credentials go only to URLs ``may_authenticate`` accepts, hop by hop, as in the sync transport.
-    """
-
-    method: str
-    url: str
-    idempotent: bool
-    connect_timeout: float
-    read_timeout: float
-    headers: dict[str, str]
-    deadline: float | None = None
-    credentials: Mapping[str, str] = field(default_factory=dict, repr=False)
-    may_authenticate: Callable[[str], bool] = field(default=lambda url: False, repr=False)
-    params: Mapping[str, Any] = field(default_factory=dict)
-    json_body: Any = None
-    max_bytes: int = 32 * 1024 * 1024
-    map_error: Callable[[str, str, int, Mapping[str, str], str], MusicApiError] | None = field(default=None, repr=False)
-
-    def headers_for(self, url: str) -> dict[str, str]:
-        if self.may_authenticate(url):
-            return {**self.headers, **self.credentials, "Accept-Encoding": JSON_ACCEPT_ENCODING}
-        secret = CREDENTIAL_HEADERS | {name.lower() for name in self.credentials}
-        hdrs = {k: v for k, v in self.headers.items() if k.lower() not in secret}
-        return {**hdrs, "Accept-Encoding": JSON_ACCEPT_ENCODING}
-
-
-def wire_url(url: str, params: Mapping[str, Any] | None = None) -> yarl.URL:
-    """The URL exactly as the sync transport puts it on the wire (``requests``' own encoding of the URL
-    and of ``params``), marked as already encoded so that yarl does not re-normalise it: an id placed in a
-    path as ``job%3A1%40x`` must not leave as ``job:1@x``."""
-    import requests
+def hop_url(call: Call, hop: Hop) -> yarl.URL:
+    """The hop's URL for aiohttp, marked as already encoded so that yarl does not re-normalise it (an id
+    placed in a path as ``job%3A1%40x`` must not leave as ``job:1@x``): the policy's wire form, or, for a
+    URL only ``requests`` can put in that form (a raw redirect target), ``requests``' own encoding."""
     import yarl
 
-    prepared = requests.PreparedRequest()
-    prepared.prepare_url(url, dict(params) if params else None)
-    return yarl.URL(str(prepared.url), encoded=True)
+    target = call.hop_target(hop)
+    if target is None:
+        import requests
+
+        prepared = requests.PreparedRequest()
+        params = call.hop_params(hop)
+        prepared.prepare_url(hop.url, dict(params) if params else None)
+        target = str(prepared.url)
+    return yarl.URL(target, encoded=True)
 
 
-async def asend_json(session: aiohttp.ClientSession, call: AsyncCall) -> Any:
-    """One attempt of an async JSON request within the call's deadline: follow redirects (credentials
-    only to allowed origins), map an error answer, read and decode a 2xx body bounded."""
+async def asend_json(session: aiohttp.ClientSession, call: Call) -> Any:
+    """One async attempt of a JSON :class:`~.http.Call` within its deadline: send each hop the policy asks
+    for, read the final body bounded and hand it to the policy. Failures leave as the policy's error."""
     import aiohttp
 
     left = seconds_left(call.deadline)
@@ -136,38 +96,26 @@ async def asend_json(session: aiohttp.ClientSession, call: AsyncCall) -> Any:
         failure = err
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         connect = isinstance(exc, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError))
-        failure = transport_error(exc, call.method, call.url, connect_phase=connect)
-    if call.deadline is not None and time.time() >= call.deadline and failure.retryable:
-        failure = deadline_error(call.method, path_of(call.url))
-    raise detach(guard(failure, call.idempotent))
+        failure = call.transport_failure(exc, connect_phase=connect)
+    raise call.failure(failure)
 
 
-async def _attempt(session: aiohttp.ClientSession, call: AsyncCall) -> Any:
+async def _attempt(session: aiohttp.ClientSession, call: Call) -> Any:
     import aiohttp
 
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=call.connect_timeout, sock_read=call.read_timeout)
-    hop = Hop(call.method, call.url)
-    for _ in range(MAX_REDIRECTS + 1):
-        target = wire_url(hop.url, call.params if hop.url == call.url else None)
+    timeout = aiohttp.ClientTimeout(total=None, sock_connect=call.timeout[0], sock_read=call.timeout[1])
+    hop = call.first_hop()
+    while True:
         async with session.request(
-            hop.method, target,
-            json=call.json_body if hop.resend_body else None, headers=call.headers_for(hop.url),
-            timeout=timeout, allow_redirects=False,
+            hop.method, hop_url(call, hop), json=call.json_body if hop.resend_body else None,
+            headers=call.hop_headers(hop), timeout=timeout, allow_redirects=False,
         ) as resp:
-            location = resp.headers.get("Location")
-            if resp.status in REDIRECT_STATUSES and location:
-                hop = next_hop(hop, resp.status, location)
-                continue
-            encoding = resp.headers.get("Content-Encoding")
-            if resp.status >= 400:
-                buffer = CappedBuffer(ERROR_BODY_LIMIT, method=call.method, path=path_of(hop.url), truncate=True)
-                text = (await read_async(resp.content, encoding, buffer)).decode("utf-8", "replace")
-                mapper = call.map_error or error_from_response
-                raise mapper(call.method, hop.url, resp.status, dict(resp.headers), redact(text))
-            buffer = CappedBuffer(call.max_bytes, method=call.method, path=path_of(hop.url))
-            raw = await read_async(resp.content, encoding, buffer)
-        return decode_json(call.method, hop.url, raw)
-    raise InvalidResponseError(
-        f"{call.method} {path_of(call.url)}: more than {MAX_REDIRECTS} redirects (last to {redact_url(hop.url)})",
-        method=call.method, path=path_of(call.url),
-    )
+            following = call.follow(hop, resp.status, resp.headers)
+            if following is None:
+                failed = resp.status >= 400
+                buffer = call.error_buffer(hop) if failed else call.body_buffer(hop)
+                body = await read_async(resp.content, resp.headers.get("Content-Encoding"), buffer)
+                if failed:
+                    raise call.error(hop, resp.status, resp.headers, body)
+                return call.decode(hop, body)
+        hop = following

@@ -1,17 +1,22 @@
-"""Bounded reading of response bodies: decoded bytes are counted, so a gzip bomb stops at the cap.
+"""Bodies: request bodies streamed out (:class:`MultipartBody`), response bodies read bounded in.
 
-The transports ask urllib3 / aiohttp for the raw (still encoded) bytes and decode them here, at most
-:data:`DECODE_STEP` bytes of output at a time; a 1 MB gzip body announcing 1 GiB never allocates more than
-the cap plus one step. Endless chunked bodies stop at the cap too, and every read checks the deadline.
+Responses: decoded bytes are counted, so a gzip bomb stops at the cap. The drivers ask urllib3 / aiohttp
+for the raw (still encoded) bytes and decode them here, at most :data:`DECODE_STEP` bytes of output at a
+time; a 1 MB gzip body announcing 1 GiB never allocates more than the cap plus one step. Endless chunked
+bodies stop at the cap too, and every read checks the deadline.
+
+Requests: :class:`MultipartBody` streams a ``multipart/form-data`` body in :data:`UPLOAD_BLOCK` blocks.
 """
 
 from __future__ import annotations
 
 import time
+import uuid
 import zlib
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import IO, Any
 
+from airflow_provider_music.core.deadline import progress
 from airflow_provider_music.core.errors import ApiConnectionError, InvalidResponseError
 
 #: Raw bytes requested per read, and the most decoded output produced per decompression step.
@@ -23,8 +28,9 @@ DOWNLOAD_ACCEPT_ENCODING = "identity"
 
 
 class DeadlineExceededError(ApiConnectionError):
-    """A request did not finish within its total deadline (``request_timeout`` / ``transfer_timeout`` extra,
-    or the deadline of the trigger or wait that made it)."""
+    """A request did not finish within its total deadline (``request_timeout``, ``sync_timeout`` +
+    ``request_timeout`` for a held call, ``transfer_timeout``, or the deadline of the trigger or wait that made
+    it), or a transfer fell below its minimum rate (``min_transfer_rate`` / ``transfer_window``)."""
 
 
 class BodyDecoder:
@@ -84,19 +90,24 @@ class BodyDecoder:
 
 
 def check_deadline(deadline: float | None, method: str, path: str) -> None:
+    """Raise the deadline's error when ``deadline`` (epoch seconds) has passed."""
     if deadline is not None and time.time() >= deadline:
         raise deadline_error(method, path)
 
 
-def deadline_error(method: str, path: str) -> DeadlineExceededError:
+def deadline_error(method: str, path: str, bound: str | None = None) -> DeadlineExceededError:
+    """The :class:`DeadlineExceededError` of ``method path``; ``bound`` says what set the deadline (else the
+    settings that may have)."""
+    why = bound or "connection extra 'request_timeout' / 'transfer_timeout'"
     return DeadlineExceededError(
-        f"{method} {path}: no complete answer before the request's total deadline "
-        "(connection extra 'request_timeout' / 'transfer_timeout', or the waiting task's timeout)",
+        f"{method} {path}: no complete answer before the request's total deadline ({why}; or the waiting "
+        "task's timeout)",
         method=method, path=path,
     )
 
 
 def too_large(method: str, path: str, limit: int, what: str = "answer") -> InvalidResponseError:
+    """The non-retryable error of an answer past its byte cap (names the extra that raises it)."""
     err = InvalidResponseError(
         f"{method} {path}: the {what} is larger than {limit} bytes (decoded); raise the connection extra "
         "'max_response_bytes' if it is expected",
@@ -116,6 +127,7 @@ class CappedBuffer:
         self.full = False
 
     def add(self, piece: bytes) -> None:
+        """Append ``piece``; past ``limit`` raise (JSON) or keep what fits and mark the buffer full."""
         room = self.limit - len(self.data)
         if len(piece) > room:
             if not self.truncate:
@@ -144,7 +156,9 @@ def read_sync(raw: Any, encoding: str | None, buffer: CappedBuffer, deadline: fl
     done = False
     while not done:
         check_deadline(deadline, buffer.method, buffer.path)
-        done = _take(decoder, buffer, raw.read(READ_STEP, decode_content=False))
+        chunk = raw.read(READ_STEP, decode_content=False)
+        progress(len(chunk))
+        done = _take(decoder, buffer, chunk)
     return bytes(buffer.data)
 
 
@@ -155,3 +169,70 @@ async def read_async(content: Any, encoding: str | None, buffer: CappedBuffer) -
     while not done:
         done = _take(decoder, buffer, await content.read(READ_STEP))
     return bytes(buffer.data)
+
+
+# ---- request bodies ---------------------------------------------------------------------------------
+#: Request bodies are sent in blocks of this size (see ``transport.large_block_adapter``).
+UPLOAD_BLOCK = 1024 * 1024
+
+
+class MultipartBody:
+    """A ``multipart/form-data`` body that streams its file part in large blocks.
+
+    The text fields and the file part's headers, then the file read straight from its handle (one copy
+    per block, as for a raw upload; never more than the announced size), then the closing boundary.
+    ``requests_toolbelt``'s ``MultipartEncoder`` copies every block through a ``BytesIO`` and stats the
+    file on each read (bench/bench_upload.py, 1 GiB: 1.4 s client CPU vs 0.4 s raw, 0.73-0.87x ``curl -F``)
+    and cannot send a file of unknown size.
+    """
+
+    def __init__(
+        self, fields: Mapping[str, str], file_field: str | None, filename: str = "", fobj: IO[bytes] | None = None,
+        size: int | None = 0, content_type: str = "application/octet-stream",
+    ) -> None:
+        """``file_field=None`` (or no ``fobj``) sends the text fields only."""
+        import io
+
+        from urllib3.fields import RequestField
+
+        boundary = uuid.uuid4().hex
+        self.content_type = f"multipart/form-data; boundary={boundary}"
+        head = bytearray()
+        for name, value in fields.items():
+            text = RequestField(name=name, data=value)
+            text.make_multipart()
+            head += f"--{boundary}\r\n{text.render_headers()}".encode() + value.encode() + b"\r\n"
+        if file_field is None or fobj is None:
+            fobj, size, tail = io.BytesIO(b""), 0, f"--{boundary}--\r\n".encode()
+        else:
+            part = RequestField(name=file_field, data=b"", filename=filename)
+            part.make_multipart(content_type=content_type)
+            head += f"--{boundary}\r\n{part.render_headers()}".encode()
+            tail = f"\r\n--{boundary}--\r\n".encode()
+        #: ``None`` when the file's size is unknown (a pipe): then sent chunked, as ``iter(body)``
+        self.len = None if size is None else len(head) + size + len(tail)
+        self._file_left = size
+        self._pieces: list[Any] = [io.BytesIO(bytes(head)), fobj, io.BytesIO(tail)]
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(lambda: self.read(UPLOAD_BLOCK), b"")
+
+    def read(self, size: int | None = -1) -> bytes:
+        """File-like read: the next bytes of the body (at most ``size``; all of it for ``-1``)."""
+        if size is None or size < 0:
+            return b"".join(iter(lambda: self.read(UPLOAD_BLOCK), b""))
+        while self._pieces:
+            piece = self._pieces[0]
+            if len(self._pieces) == 2:  # the file: never more than the announced size
+                if self._file_left is None:
+                    chunk = piece.read(size)
+                else:
+                    chunk = piece.read(min(size, self._file_left)) if self._file_left else b""
+                    self._file_left -= len(chunk)
+            else:
+                chunk = piece.read(size)
+            if chunk:
+                return chunk
+            self._pieces.pop(0)
+        return b""
+

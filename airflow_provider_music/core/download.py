@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 from airflow_provider_music.core.bodies import BodyDecoder, check_deadline
+from airflow_provider_music.core.deadline import progress
 from airflow_provider_music.core.errors import InvalidResponseError, LocalFileError
 from airflow_provider_music.core.files import atomic_write, local_file_error
 
@@ -78,7 +79,10 @@ def _announced(value: Any) -> int | None:
 
 
 def write_download(resp: Any, dest: ObjectStoragePath, limits: DownloadLimits, chunk_size: int) -> int:
-    """Stream ``resp``'s raw body into ``dest`` atomically within ``limits``; returns the bytes written."""
+    """Stream ``resp``'s raw body into ``dest`` atomically within ``limits``; returns the bytes written.
+
+    ``chunk_size`` is the most read at once: keep it small enough to report progress several times per
+    transfer window at the minimum rate (``TransferRule.read_size``)."""
     encoding = resp.headers.get("Content-Encoding")
     decoder = BodyDecoder(encoding, method=limits.method, path=limits.path)
     counter = _Counter(limits, _announced(resp.headers.get("Content-Length")), decoder.encoding not in ("identity", ""))
@@ -88,6 +92,7 @@ def write_download(resp: Any, dest: ObjectStoragePath, limits: DownloadLimits, c
             chunk = resp.raw.read(chunk_size, decode_content=False)
             if not chunk:
                 break
+            progress(len(chunk))  # the attempt's minimum-throughput rule (core/deadline.py TransferRule)
             counter.received(len(chunk))
             for piece in decoder.feed(chunk):
                 counter.decoded(len(piece))

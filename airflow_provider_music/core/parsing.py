@@ -2,7 +2,7 @@
 :class:`InvalidResponseError` naming the call.
 
 * :func:`loads_strict` - JSON without ``NaN`` / ``Infinity`` / ``1e999`` (non-finite numbers are rejected),
-  deep nesting and invalid UTF-8 become ``InvalidResponseError``.
+  nesting deeper than the parser's own recursion bound and invalid UTF-8 become ``InvalidResponseError``.
 * :func:`expect_dict`, :func:`expect_list`, :func:`expect_str` - shape checks for slice parsers.
 * :func:`parsing` - ``with parsing("GET /v1/songs/{id}"):`` (or ``@parsing(...)``) converts ``TypeError``,
   ``AttributeError``, ``KeyError``, ``IndexError``, ``ValueError``, ``OverflowError`` and ``RecursionError``
@@ -16,21 +16,17 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import logging
 import math
 import re
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 
 from airflow_provider_music.core.errors import InvalidResponseError, MusicApiError
 from airflow_provider_music.core.redaction import describe_body
 
-F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger(__name__)
-#: Deeper JSON than this is refused before Python's recursion limit is anywhere near.
-MAX_JSON_DEPTH = 200
 PARSER_ERRORS = (TypeError, AttributeError, KeyError, IndexError, ValueError, OverflowError, RecursionError)
 
 
@@ -56,40 +52,17 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _depth_ok(text: str) -> bool:
-    depth = deepest = 0
-    in_string = escaped = False
-    for ch in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif ch == "\\":
-                escaped = True
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-        elif ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-            if deepest > MAX_JSON_DEPTH:
-                return False
-        elif ch in "]}":
-            depth -= 1
-    return True
-
-
 def loads_strict(content: bytes | str, call: str) -> Any:
     """Decode JSON strictly; every way a body can be hostile is an ``InvalidResponseError`` naming ``call``."""
     try:
         text = content.decode("utf-8") if isinstance(content, (bytes, bytearray)) else content
     except UnicodeDecodeError:
         raise invalid_response(call, "the answer is not valid UTF-8") from None
-    if not _depth_ok(text):
-        raise invalid_response(call, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     try:
         return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
-    except (ValueError, RecursionError, OverflowError) as exc:
+    except RecursionError:  # the parser's own depth bound: no pass over the text before parsing
+        failure = invalid_response(call, f"JSON nested too deeply to parse ({len(text)} characters)")
+    except (ValueError, OverflowError) as exc:
         problem = str(exc) if "non-finite" in str(exc) or "out of range" in str(exc) else "malformed JSON"
         failure = invalid_response(call, f"expected JSON, got {problem} ({len(text)} characters)")
     raise failure
@@ -103,12 +76,14 @@ def expect_dict(value: Any, what: str) -> dict[str, Any]:
 
 
 def expect_list(value: Any, what: str) -> list[Any]:
+    """``value`` if it is a JSON array, else ``InvalidResponseError`` naming ``what``."""
     if not isinstance(value, list):
         raise invalid_response(what, f"expected a JSON array, got {_kind(value)}")
     return value
 
 
 def expect_str(value: Any, what: str, *, allow_empty: bool = False) -> str:
+    """``value`` if it is a (non-empty unless ``allow_empty``) string, else ``InvalidResponseError``."""
     if not isinstance(value, str) or (not allow_empty and not value):
         raise invalid_response(what, f"expected a non-empty string, got {_kind(value)}")
     return value
@@ -134,26 +109,6 @@ class parsing(contextlib.ContextDecorator):  # noqa: N801 - used like a function
         if exc is None or isinstance(exc, MusicApiError) or not isinstance(exc, PARSER_ERRORS):
             return False
         raise invalid_response(self.call, f"unexpected answer ({type(exc).__name__}: {describe_body(exc, 120)})") from None
-
-
-def parse_with(call: str, parse: Callable[[Any], Any], value: Any) -> Any:
-    """``parse(value)`` under :class:`parsing` (for one-off parses)."""
-    with parsing(call):
-        return parse(value)
-
-
-def guarded(call: str) -> Callable[[F], F]:
-    """Decorator form of :class:`parsing` with ``functools.wraps`` (keeps the name for logs and docs)."""
-
-    def decorate(func: F) -> F:
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with parsing(call):
-                return func(*args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
-
-    return decorate
 
 
 # ---- describe-only values: converted or dropped, never fatal ---------------------------------------------

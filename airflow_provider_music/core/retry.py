@@ -1,30 +1,31 @@
-"""One retry policy for sync (requests) and async (aiohttp) calls."""
+"""One retry policy for sync (requests) and async (aiohttp) calls.
+
+The first attempt of a call runs straight through, with no retry machinery at all (a successful request
+leaves no garbage behind); only after a retryable failure is a ``tenacity`` retrier built, which counts that
+failure as its first attempt. Every wait goes through the one test seam ``airflow_provider_music.core._sleep``
+/ ``_async_sleep``, looked up at each wait.
+"""
 
 from __future__ import annotations
 
 import logging
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import tenacity
 
+from airflow_provider_music import core as _seam  # the package: tests patch its _sleep / _async_sleep
 from airflow_provider_music.core.deadline import scope_deadline
 from airflow_provider_music.core.errors import InvalidInputError, MusicApiError
+from airflow_provider_music.core.http import detach
 
+if TYPE_CHECKING:
+    from airflow_provider_music.core.http import Call
 
-def _sleep(seconds: float) -> None:
-    """Sleep through the package-level hook, so tests can patch ``airflow_provider_music.core._sleep``."""
-    from airflow_provider_music import core
-
-    core._sleep(seconds)
-
-
-async def _async_sleep(seconds: float) -> None:
-    from airflow_provider_music import core
-
-    await core._async_sleep(seconds)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class RetryPolicy:
             raise InvalidInputError(f"retry_limit must be >= 1, got {self.max_attempts}")
 
     def compute_wait(self, attempt_number: int, exc: BaseException | None) -> float:
+        """Seconds to wait after failed attempt ``attempt_number``: the server's ``Retry-After`` (capped, with a
+        little jitter) when ``exc`` carries one, else exponential backoff with jitter up to ``max_wait``."""
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
             return min(float(retry_after), self.max_retry_after) + random.uniform(0, min(self.jitter, 1.0))
@@ -59,10 +62,11 @@ class RetryPolicy:
         return self.compute_wait(retry_state.attempt_number, exc)
 
     def tenacity_kwargs(
-        self, describe: str, logger: logging.Logger | Any, deadline: float | None = None
+        self, describe: str, logger: logging.Logger | Any, deadline: float | None = None, started: float | None = None,
     ) -> dict[str, Any]:
         """``deadline`` (epoch seconds; default: the current :func:`~.deadline.deadline_scope`) also stops
-        retrying when the next wait would end past it."""
+        retrying when the next wait would end past it; ``started`` (``time.monotonic()`` of the first attempt;
+        default: now) is where ``total_timeout`` counts from."""
         def before_sleep(retry_state: tenacity.RetryCallState) -> None:
             exc = retry_state.outcome.exception() if retry_state.outcome else None
             wait = retry_state.next_action.sleep if retry_state.next_action else 0.0
@@ -80,19 +84,86 @@ class RetryPolicy:
             "retry": tenacity.retry_if_exception(lambda e: isinstance(e, MusicApiError) and e.retryable),
             "wait": self._wait,
             "stop": tenacity.stop_after_attempt(self.max_attempts)
-            | tenacity.stop_before_delay(self.total_timeout)
+            | _StopAfterTotal(time.monotonic() if started is None else started, self.total_timeout)
             | _StopAtDeadline(scope_deadline() if deadline is None else deadline),
             "before_sleep": before_sleep,
             "reraise": True,
         }
 
-    def retrying(self, describe: str, logger: Any, deadline: float | None = None) -> tenacity.Retrying:
-        return tenacity.Retrying(sleep=lambda s: _sleep(s), **self.tenacity_kwargs(describe, logger, deadline))
+    def run(self, send: Callable[[], T], call: Call, logger: Any) -> T:
+        """``send()`` once; after a retryable failure, again under a ``tenacity`` retrier until it succeeds,
+        fails for good or the policy (attempts, ``total_timeout``, the call's deadline) stops it."""
+        started = time.monotonic()
+        try:
+            return send()
+        except MusicApiError as err:
+            replay = _Replay(err, send)
+        kwargs = self.tenacity_kwargs(call.describe, logger, call.deadline, started)
+        retrier = tenacity.Retrying(sleep=lambda s: _seam._sleep(s), **kwargs)
+        return _detached(retrier, replay)
 
-    def async_retrying(self, describe: str, logger: Any, deadline: float | None = None) -> tenacity.AsyncRetrying:
-        return tenacity.AsyncRetrying(
-            sleep=lambda s: _async_sleep(s), **self.tenacity_kwargs(describe, logger, deadline)
-        )
+    async def arun(self, send: Callable[[], Awaitable[T]], call: Call, logger: Any) -> T:
+        """Async twin of :meth:`run` (waits through ``core._async_sleep``)."""
+        started = time.monotonic()
+        try:
+            return await send()
+        except MusicApiError as err:
+            replay = _Replay(err, send)
+        kwargs = self.tenacity_kwargs(call.describe, logger, call.deadline, started)
+        retrier = tenacity.AsyncRetrying(sleep=lambda s: _seam._async_sleep(s), **kwargs)
+        return await _adetached(retrier, replay.asend)
+
+
+class _Replay:
+    """The attempt function handed to ``tenacity`` after a first failure: its first call raises that failure
+    (so tenacity counts it, logs it and waits), later calls send again. A failure tenacity would not retry
+    (not retryable) is raised at once, before any retrier exists."""
+
+    def __init__(self, first: MusicApiError, send: Callable[[], Any]) -> None:
+        if not first.retryable:
+            raise first
+        self._first: MusicApiError | None = first
+        self._send = send
+
+    def _pending(self) -> None:
+        first, self._first = self._first, None
+        if first is not None:
+            raise first
+
+    def __call__(self) -> Any:
+        self._pending()
+        return self._send()
+
+    async def asend(self) -> Any:
+        """Async form of ``__call__`` (for ``tenacity.AsyncRetrying``)."""
+        self._pending()
+        return await self._send()
+
+
+def _detached(retrier: tenacity.Retrying, replay: _Replay) -> Any:
+    try:
+        return retrier(replay)
+    except MusicApiError as err:
+        failure = detach(err)
+    raise failure
+
+
+async def _adetached(retrier: tenacity.AsyncRetrying, send: Callable[[], Awaitable[Any]]) -> Any:
+    try:
+        return await retrier(send)
+    except MusicApiError as err:
+        failure = detach(err)
+    raise failure
+
+
+class _StopAfterTotal(tenacity.stop.stop_base):
+    """Stop when the next wait would end more than ``total`` seconds after ``started`` (monotonic)."""
+
+    def __init__(self, started: float, total: float) -> None:
+        self.started, self.total = started, total
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> bool:
+        return time.monotonic() + getattr(retry_state, "upcoming_sleep", 0.0) - self.started >= self.total
 
 
 class _StopAtDeadline(tenacity.stop.stop_base):

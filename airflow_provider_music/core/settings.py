@@ -1,11 +1,14 @@
-"""Reading an Airflow connection into typed :class:`ApiSettings` (base URL, token, timeouts, retries)."""
+"""Reading an Airflow connection into typed :class:`ApiSettings` (base URL, token, timeouts, retries), and one
+connection lookup per process for many triggers (:func:`shared_lookup`, the last section)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -14,8 +17,13 @@ from airflow_provider_music.core.errors import ConfigurationError
 from airflow_provider_music.core.redaction import register_secret
 from airflow_provider_music.core.retry import RetryPolicy
 
-DEFAULT_REQUEST_TIMEOUT = 300.0
-DEFAULT_TRANSFER_TIMEOUT = 3600.0
+#: Total seconds of a non-held JSON call, retries included (a poll inside a wait: see core/deadline.py).
+DEFAULT_REQUEST_TIMEOUT = 30.0
+#: Uploads and downloads have no fixed total unless ``transfer_timeout`` is set; they keep a minimum rate
+#: (KiB/s) averaged over a window (seconds) instead (core/deadline.py ``TransferRule``).
+DEFAULT_TRANSFER_TIMEOUT: float | None = None
+DEFAULT_MIN_TRANSFER_RATE = 32.0
+DEFAULT_TRANSFER_WINDOW = 60.0
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 DEFAULT_MAX_DOWNLOAD_BYTES = 8 * 1024 * 1024 * 1024
 
@@ -43,6 +51,11 @@ def _coerce_float(name: str, value: Any, default: float, *, minimum: float = 0.0
     return result
 
 
+def _optional_float(name: str, value: Any) -> float | None:
+    """A number > 0 when the extra is set, else ``None`` (no bound of its own)."""
+    return None if value is None or value == "" else _coerce_float(name, value, 0.0, minimum=0.001)
+
+
 def _coerce_int(name: str, value: Any, default: int, *, minimum: int = 0) -> int:
     return int(_coerce_float(name, value, default, minimum=minimum))
 
@@ -60,10 +73,15 @@ class ApiSettings:
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    #: Total seconds one logical JSON request may take, retries included (extra ``request_timeout``).
+    #: Total seconds one non-held JSON request may take, retries included (extra ``request_timeout``); a poll
+    #: inside a wait at most ``max(poll_interval, 10)``; a held call ``hold + request_timeout``.
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT
-    #: Total seconds one upload or download may take, retries included (extra ``transfer_timeout``).
-    transfer_timeout: float = DEFAULT_TRANSFER_TIMEOUT
+    #: Optional cap on the total seconds of one upload or download, retries included (extra ``transfer_timeout``).
+    transfer_timeout: float | None = DEFAULT_TRANSFER_TIMEOUT
+    #: Minimum rate of an upload or download attempt, KiB/s (extra ``min_transfer_rate``) ...
+    min_transfer_rate: float = DEFAULT_MIN_TRANSFER_RATE
+    #: ... averaged over this many seconds (extra ``transfer_window``; also the floor of any transfer).
+    transfer_window: float = DEFAULT_TRANSFER_WINDOW
     #: Largest decoded JSON answer read (extra ``max_response_bytes``); error bodies are cut at 64 KiB.
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     #: Largest download written when the server announces no size (extra ``max_download_bytes``).
@@ -154,8 +172,11 @@ def _limits(extras: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "request_timeout": _coerce_float("request_timeout", extras_get(extras, "request_timeout"),
                                          DEFAULT_REQUEST_TIMEOUT, minimum=0.001),
-        "transfer_timeout": _coerce_float("transfer_timeout", extras_get(extras, "transfer_timeout"),
-                                          DEFAULT_TRANSFER_TIMEOUT, minimum=0.001),
+        "transfer_timeout": _optional_float("transfer_timeout", extras_get(extras, "transfer_timeout")),
+        "min_transfer_rate": _coerce_float("min_transfer_rate", extras_get(extras, "min_transfer_rate"),
+                                           DEFAULT_MIN_TRANSFER_RATE, minimum=0.001),
+        "transfer_window": _coerce_float("transfer_window", extras_get(extras, "transfer_window"),
+                                         DEFAULT_TRANSFER_WINDOW, minimum=0.001),
         "max_response_bytes": _coerce_int("max_response_bytes", extras_get(extras, "max_response_bytes"),
                                           DEFAULT_MAX_RESPONSE_BYTES, minimum=1),
         "max_download_bytes": _coerce_int("max_download_bytes", extras_get(extras, "max_download_bytes"),
@@ -163,3 +184,56 @@ def _limits(extras: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+# --------------------------------------------------------------------------------------------------
+# One connection lookup per process for many triggers (was core/settings.py)
+# --------------------------------------------------------------------------------------------------
+# One connection lookup per process for many triggers: a short-lived cache of resolved settings.
+#
+# In a triggerer every trigger builds its own hook. Resolving the connection goes through the triggerer's
+# supervisor (one request/answer round trip each, plus secret masking); a thousand triggers starting at once
+# queued a thousand round trips and starved the polls (bench/README.md, "waiting at scale"). Triggers of one
+# connection id therefore share one lookup: a single lookup in flight per key, its result kept for
+# :data:`SETTINGS_TTL` seconds (a connection edited in the UI reaches running triggers within that time).
+# Failed lookups are never cached.
+#
+# What is shared is the *connection*, keyed on what its lookup depends on; each hook makes its own settings
+# from it (``MusicApiHook.aget_settings``), so nothing a hook's constructor overrides (``retry_policy``...)
+# can leak from one hook to another: a hook asking for 4 attempts once got another hook's 1.
+
+#: Seconds a resolved connection is reused by other triggers of the same process.
+SETTINGS_TTL = 60.0
+
+_CACHE: dict[tuple[Any, ...], tuple[float, Any]] = {}
+_IN_FLIGHT: dict[tuple[Any, ...], asyncio.Future[Any]] = {}
+
+
+def clear_settings_cache() -> None:
+    """Forget every cached connection (tests; a process that must see an edit at once)."""
+    _CACHE.clear()
+    _IN_FLIGHT.clear()
+
+
+async def shared_lookup(key: tuple[Any, ...], lookup: Callable[[], Awaitable[Any]]) -> Any:
+    """``await lookup()`` once per ``key`` and :data:`SETTINGS_TTL`; concurrent callers share one call."""
+    now = time.monotonic()
+    hit = _CACHE.get(key)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    loop = asyncio.get_running_loop()
+    pending = _IN_FLIGHT.get(key)
+    if pending is not None and pending.get_loop() is loop and not pending.done():
+        return await asyncio.shield(pending)
+    future: asyncio.Future[Any] = loop.create_future()
+    _IN_FLIGHT[key] = future
+    try:
+        value = await lookup()
+    except BaseException as exc:
+        future.set_exception(exc)
+        future.exception()  # retrieved: no "exception was never retrieved" warning when nobody waited
+        raise
+    finally:
+        if _IN_FLIGHT.get(key) is future:
+            del _IN_FLIGHT[key]
+    _CACHE[key] = (time.monotonic() + SETTINGS_TTL, value)
+    future.set_result(value)
+    return value

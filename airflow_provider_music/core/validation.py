@@ -1,4 +1,5 @@
-"""Argument validators shared by every slice: ids, URL path segments, numbers, texts and lists of texts.
+"""Argument validators shared by every slice: ids, URL path segments, numbers, texts and lists of texts, and
+what upstream operators hand downstream ones (:func:`flatten_paths`, the last section).
 
 Every check raises :class:`~airflow_provider_music.core.errors.InvalidInputError` naming the argument, before
 any network call. Values that templates render (numeric strings, ``"None"``, a dict's repr) are handled the
@@ -7,11 +8,12 @@ same way whether the value was known at DAG parse time or only after rendering.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 from airflow_provider_music.core.errors import InvalidInputError
 
@@ -76,13 +78,17 @@ def validate_ids(values: Any, argument: str, *, max_length: int = MAX_ID_LENGTH,
 
 
 def path_segment(value: Any, argument: str = "id") -> str:
-    """``value`` validated as an id and percent-encoded for use as ONE URL path segment."""
+    """``value`` validated as an id and percent-encoded for use as ONE URL path segment.
+
+    A text id is checked and encoded once per process (a trigger asks for the same id every poll)."""
+    if type(value) is str:
+        return _text_segment(value, argument)
     return quote(validate_id(value, argument), safe="")
 
 
-def is_percent_encoded(text: str) -> bool:
-    """True when ``text`` holds ``%XX`` escapes (``unquote`` would change it)."""
-    return unquote(text) != text
+@functools.lru_cache(maxsize=16384)
+def _text_segment(value: str, argument: str) -> str:
+    return quote(validate_id(value, argument), safe="")
 
 
 def validate_number(
@@ -182,3 +188,68 @@ def _as_list(values: Any, argument: str) -> list[Any]:
     if isinstance(values, (str, bytes, dict)) or not isinstance(values, Iterable):
         raise InvalidInputError(f"{argument} must be a list, got {type(values).__name__} {_show(values)}")
     return list(values)
+
+
+# --------------------------------------------------------------------------------------------------
+# What upstream operators hand downstream ones (was core/inputs.py)
+# --------------------------------------------------------------------------------------------------
+# What upstream operators hand downstream ones: one rule for "a path, a list of paths, or a mapped result".
+#
+# Download operators return a list of paths (Riffusion) or ``{"files": [...], ...}`` (FlowMusic); a mapped
+# task's XCom renders to a lazy sequence of those. Operators that take files (stems, scans, uploads) accept
+# any of these shapes through :func:`flatten_paths`, so ``.expand(source=download.output)`` and
+# ``source=download.output`` work whatever produced the files.
+
+#: Keys of a result dict that hold the files it wrote (FlowMusic download: ``files``).
+FILE_LIST_KEYS = ("files",)
+_MAX_DEPTH = 4
+
+
+def is_many(value: Any) -> bool:
+    """True for a list of sources (a list, or the lazy sequence a mapped upstream's XCom renders to)."""
+    return isinstance(value, Sequence) and not isinstance(value, str | bytes)
+
+
+def many_results(value: Any) -> bool:
+    """True when an operator given ``value`` should return a list (one result per file), not one result."""
+    return is_many(value) or isinstance(value, Mapping)
+
+
+def flatten_paths(value: Any, *, argument: str = "source", allow_empty: bool = False) -> list[Any]:
+    """One path (str or ``ObjectStoragePath``), a list of them, a download result dict with a ``files``
+    list, or a mapped task's list of any of these (nested) -> a flat list, order kept.
+
+    Raises :class:`InvalidInputError` naming ``argument`` for a dict without a file list, a ``None``
+    element, or (unless ``allow_empty``) nothing at all.
+    """
+    out: list[Any] = []
+    _collect(value, argument, out, depth=0)
+    if not out and not allow_empty:
+        raise InvalidInputError(f"{argument} must name at least one file; got {_short(value)}")
+    return out
+
+
+def _collect(value: Any, argument: str, out: list[Any], depth: int) -> None:
+    if depth > _MAX_DEPTH:
+        raise InvalidInputError(f"{argument}: lists nested deeper than {_MAX_DEPTH} levels")
+    if value is None:
+        raise InvalidInputError(f"{argument}: None is not a file (did an upstream task return nothing?)")
+    if isinstance(value, Mapping):
+        for key in FILE_LIST_KEYS:
+            if key in value and is_many(value[key]):
+                _collect(value[key], argument, out, depth + 1)
+                return
+        raise InvalidInputError(
+            f"{argument} must be a path, a list of paths or a download result with a 'files' list; "
+            f"got a dict with keys {sorted(map(str, value))[:8]}"
+        )
+    if is_many(value):
+        for item in value:
+            _collect(item, argument, out, depth + 1)
+        return
+    out.append(value)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -136,6 +136,7 @@ class AcrCloudHook(AcrCloudFileScanningMixin):
         )
 
     def check_connection(self) -> None:
+        """One cheap authenticated call (the first bucket): raises when the connection does not work."""
         self.list_buckets(per_page=1)
 
     # ---- buckets ----------------------------------------------------------------------------
@@ -165,6 +166,7 @@ class AcrCloudHook(AcrCloudFileScanningMixin):
             number += 1
 
     def get_bucket(self, bucket_id: Any) -> dict[str, Any]:
+        """``GET /buckets/{id}``: the bucket record."""
         bucket = bucket_path(bucket_id)
         return data_object(self.request_json("GET", f"buckets/{bucket}"), describe=f"GET buckets/{bucket}")
 
@@ -196,6 +198,8 @@ class AcrCloudHook(AcrCloudFileScanningMixin):
     def update_bucket(
         self, bucket_id: Any, *, name: str | None = None, labels: list[str] | None = None, metadata_template: Any = None
     ) -> dict[str, Any]:
+        """``PUT /buckets/{id}`` with the fields given (at least one of ``name``, ``labels``,
+        ``metadata_template``; a dict template is sent as JSON text). Returns the updated bucket."""
         if isinstance(metadata_template, dict):
             metadata_template = json.dumps(metadata_template)
         body = {k: v for k, v in {"name": name, "labels": labels, "metadata_template": metadata_template}.items() if v is not None}
@@ -205,6 +209,7 @@ class AcrCloudHook(AcrCloudFileScanningMixin):
         return data_object(self.request_json("PUT", path, json_body=body), describe=f"PUT {path}")
 
     def delete_bucket(self, bucket_id: Any) -> None:
+        """``DELETE /buckets/{id}`` (the bucket and its files)."""
         self.request_json("DELETE", f"buckets/{bucket_path(bucket_id)}")
 
     def find_buckets(self, name: str, *, region: str | None = None, type: str | None = None) -> list[dict[str, Any]]:  # noqa: A002
@@ -407,6 +412,8 @@ class AcrCloudHook(AcrCloudFileScanningMixin):
         raise AssertionError("unreachable")  # pragma: no cover
 
     def dump_status(self, bucket_id: Any) -> PollResult:
+        """The dump of ``bucket_id`` (default: the connection's bucket) as a :class:`PollResult`:
+        ``success`` once the dump file is ready."""
         bucket = self.default_bucket(bucket_id)
         return parse_dump_status(self.dump_files(bucket), bucket_id=int(bucket))
 
@@ -461,6 +468,7 @@ class AcrCloudHook(AcrCloudFileScanningMixin):
 
     # ---- base projects (identification credentials for custom buckets) --------------------------
     def list_base_projects(self, *, page: int | None = None, per_page: int | None = None) -> dict[str, Any]:
+        """``GET /base-projects`` (one page); each project's access secret is registered for redaction."""
         params = clean_params({"page": page, "per_page": per_page})
         listed = page_of(self.request_json("GET", "base-projects", params=params), describe="GET base-projects")
         for project in listed.get("data") or ():
@@ -468,6 +476,7 @@ class AcrCloudHook(AcrCloudFileScanningMixin):
         return listed
 
     def get_base_project(self, project_id: Any) -> dict[str, Any]:
+        """``GET /base-projects/{id}``: the project (its access secret registered for redaction)."""
         pid = bucket_path(project_id, argument="project_id")
         return _register_project_secret(
             data_object(self.request_json("GET", f"base-projects/{pid}"), describe=f"GET base-projects/{pid}"))
@@ -485,15 +494,18 @@ class AcrCloudHook(AcrCloudFileScanningMixin):
     def update_base_project(
         self, project_id: Any, *, name: str | None = None, buckets: list[Any] | None = None, audio_type: str | None = None
     ) -> dict[str, Any]:
+        """``PUT /base-projects/{id}`` with the fields given (``name``, ``buckets``, ``audio_type``)."""
         pid = bucket_path(project_id, argument="project_id")
         body = project_body(name=name, buckets=buckets, audio_type=audio_type, creating=False)
         result = self.request_json("PUT", f"base-projects/{pid}", json_body=body)
         return _register_project_secret(data_object(result, describe=f"PUT base-projects/{pid}"))
 
     def delete_base_project(self, project_id: Any) -> None:
+        """``DELETE /base-projects/{id}``."""
         self.request_json("DELETE", f"base-projects/{bucket_path(project_id, argument='project_id')}")
 
     def base_project_bucket_status(self, project_id: Any) -> Any:
+        """``GET /base-projects/{id}/bucket-status``: the state of the project's buckets."""
         pid = bucket_path(project_id, argument="project_id")
         return unwrap_data(self.request_json("GET", f"base-projects/{pid}/bucket-status"))
 

@@ -44,7 +44,7 @@ from airflow_provider_music.core import (
     resolve_source,
     safe_file_name,
 )
-from airflow_provider_music.core.lost import LostAnswerError
+from airflow_provider_music.core.errors import LostAnswerError
 from airflow_provider_music.core.validation import path_segment
 from airflow_provider_music.hooks.base import MusicApiHook
 
@@ -60,6 +60,7 @@ class AcrCloudFileScanningMixin(MusicApiHook):
     def list_fs_containers(
         self, *, page: int | None = None, per_page: int | None = None, region: str | None = None, name: str | None = None
     ) -> dict[str, Any]:
+        """``GET /fs-containers`` (one page), optionally filtered by ``region`` and ``name``."""
         params = clean_params({"page": page, "per_page": per_page, "region": region, "name": name})
         return page_of(self.request_json("GET", "fs-containers", params=params), describe="GET fs-containers")
 
@@ -74,6 +75,7 @@ class AcrCloudFileScanningMixin(MusicApiHook):
             number += 1
 
     def get_fs_container(self, container_id: Any) -> dict[str, Any]:
+        """``GET /fs-containers/{id}``: the file-scanning container."""
         cid = bucket_path(container_id, argument="container_id")
         return data_object(self.request_json("GET", f"fs-containers/{cid}"), describe=f"GET fs-containers/{cid}")
 
@@ -105,6 +107,7 @@ class AcrCloudFileScanningMixin(MusicApiHook):
         return data_object(self.request_json("POST", "fs-containers", json_body=body), describe="POST fs-containers")
 
     def update_fs_container(self, container_id: Any, **fields: Any) -> dict[str, Any]:
+        """``PUT /fs-containers/{id}`` with the fields given (``None`` values left out; at least one)."""
         cid = bucket_path(container_id, argument="container_id")
         body = {k: v for k, v in fields.items() if v is not None}
         if not body:
@@ -113,6 +116,7 @@ class AcrCloudFileScanningMixin(MusicApiHook):
         return data_object(result, describe=f"PUT fs-containers/{cid}")
 
     def delete_fs_container(self, container_id: Any) -> None:
+        """``DELETE /fs-containers/{id}`` (the container and its scanned files)."""
         self.request_json("DELETE", f"fs-containers/{bucket_path(container_id, argument='container_id')}")
 
     # ---- the copyright gate: a container for exactly one configuration -----------------------------
@@ -230,6 +234,8 @@ class AcrCloudFileScanningMixin(MusicApiHook):
         state: int | None = None,
         region: str | None = None,
     ) -> dict[str, Any]:
+        """``GET fs-containers/{id}/files`` (one page) on the container's regional host; ``with_result``
+        adds each file's results, ``state`` and ``search`` filter."""
         cid = bucket_path(container_id, argument="container_id")
         params = clean_params(
             {"page": page, "per_page": per_page, "search": search, "with_result": 1 if with_result else None, "state": state}
@@ -248,16 +254,20 @@ class AcrCloudFileScanningMixin(MusicApiHook):
         return out
 
     def delete_fs_files(self, container_id: Any, ids: Any, *, region: str | None = None) -> None:
+        """``DELETE fs-containers/{id}/files/{ids}`` (comma-joined ids, checked first)."""
         cid = bucket_path(container_id, argument="container_id")
         joined = join_ids(ids, argument="file_ids")
         self.request_json("DELETE", f"{self.fs_base(region)}fs-containers/{cid}/files/{joined}")
 
     def rescan_fs_files(self, container_id: Any, ids: Any, *, region: str | None = None) -> Any:
+        """``PUT fs-containers/{id}/files/{ids}/rescan``: scan the files again (paid like a new scan)."""
         cid = bucket_path(container_id, argument="container_id")
         joined = join_ids(ids, argument="file_ids")
         return self.request_json("PUT", f"{self.fs_base(region)}fs-containers/{cid}/files/{joined}/rescan")
 
     def fs_files_status(self, container_id: Any, file_ids: Any, region: str | None = None) -> PollResult:
+        """The scan of ``file_ids`` as a :class:`PollResult`: ``success`` once every file has results
+        (state 1, or -1 "no results"), ``failed`` on -2/-3; the sync twin of :meth:`afs_files_status`."""
         requested = split_ids(file_ids, argument="file_ids")
         records = self.get_fs_files(container_id, requested, region=region)
         return parse_fs_files_status(records, requested, container_id=to_int(container_id))

@@ -170,6 +170,7 @@ class AudioShakeHook(MusicApiHook):
         return backend
 
     def auth_headers(self, settings: ApiSettings) -> dict[str, str]:
+        """``x-api-key`` for the Tasks API, ``Authorization: Bearer`` for the legacy Jobs API."""
         if api_of(settings) == "tasks":
             return {"x-api-key": settings.token}
         return {"Authorization": f"Bearer {settings.token}"}

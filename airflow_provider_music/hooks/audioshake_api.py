@@ -25,9 +25,8 @@ from airflow_provider_music.contract.audioshake import (
     parse_asset,
 )
 from airflow_provider_music.core.content import AUDIO, VIDEO, check_upload_content
-from airflow_provider_music.core.errors import MusicApiError
+from airflow_provider_music.core.errors import CLOCK_SKEW, LostAnswerError, MusicApiError, answer_lost
 from airflow_provider_music.core.files import resolve_source
-from airflow_provider_music.core.lost import CLOCK_SKEW, LostAnswerError, answer_lost
 
 if TYPE_CHECKING:
     from airflow_provider_music.core.polling import PollResult
@@ -39,7 +38,7 @@ ASSET_LIFETIME = 72 * 3600.0
 UPLOAD_KINDS = (AUDIO, VIDEO)
 #: ``save(ledger)`` persists the submission ledger (ids and pending markers) before and after each create.
 Save = Callable[[dict[str, Any]], None]
-#: The provider's one lost-answer error and rule (:mod:`airflow_provider_music.core.lost`), kept importable here.
+#: The provider's one lost-answer error and rule (:mod:`airflow_provider_music.core.errors`), kept importable here.
 __all__ = ["ASSET_LIFETIME", "AudioShakeApi", "LostAnswerError", "StemOutcome", "UPLOAD_KINDS", "WorkRequest", "answer_lost"]
 
 
@@ -130,6 +129,8 @@ class AudioShakeApi(ABC):
         """The asset an upload whose answer was lost created, or ``None``."""
 
     def lost_upload_error(self, name: str, exc: MusicApiError) -> LostAnswerError:
+        """The :class:`LostAnswerError` of an upload of ``name`` whose answer was lost (``exc``), naming where
+        to look (:attr:`lost_upload_hint`)."""
         return LostAnswerError.after(
             f"AudioShake POST /{self.upload_path} of {name!r}: the asset", check=self.lost_upload_hint, cause=exc,
             note="Nothing was uploaded a second time.", method="POST", path=f"/{self.upload_path}", status=exc.status,
@@ -189,7 +190,10 @@ class AudioShakeApi(ABC):
     async def astatus(self, units: Mapping[str, str], *, wait_all: bool = True) -> PollResult:
         """Async twin of :meth:`status`: same ids, same parsing, same combination."""
         ids = list(dict.fromkeys(units.values()))
-        bodies = await asyncio.gather(*(self.afetch_one(ident) for ident in ids))
+        if len(ids) == 1:  # one id (one task for every stem): no gather, no extra task per poll
+            bodies = [await self.afetch_one(ids[0])]
+        else:
+            bodies = await asyncio.gather(*(self.afetch_one(ident) for ident in ids))
         return combine_states(self.state_items(units, dict(zip(ids, bodies, strict=True))), wait_all=wait_all)
 
     def outcomes(self, units: Mapping[str, str]) -> dict[str, StemOutcome]:

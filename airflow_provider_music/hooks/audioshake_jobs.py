@@ -1,7 +1,7 @@
 """The legacy AudioShake Jobs API ("Groovy"): ``POST /upload/`` -> ``POST /job/`` (one model per job) -> ``GET /job/{id}``.
 
 The legacy API cannot list assets or jobs: a create whose answer was lost cannot be looked up, so it is
-never sent again blindly (:class:`~airflow_provider_music.core.lost.LostAnswerError`, unless the
+never sent again blindly (:class:`~airflow_provider_music.core.errors.LostAnswerError`, unless the
 caller opts in with ``recreate_on_lost_answer``).
 """
 
@@ -26,11 +26,12 @@ from airflow_provider_music.contract.audioshake import (
 from airflow_provider_music.core.errors import (
     ClientRequestError,
     InvalidInputError,
+    LostAnswerError,
     MusicApiError,
     NotFoundError,
+    answer_lost,
     redact_url,
 )
-from airflow_provider_music.core.lost import LostAnswerError, answer_lost
 from airflow_provider_music.core.validation import path_segment
 from airflow_provider_music.hooks.audioshake_api import AudioShakeApi, Save, StemOutcome, WorkRequest
 
@@ -101,14 +102,18 @@ class JobsApi(AudioShakeApi):
         return dict(body) if isinstance(body, Mapping) else {"usage": body}
 
     def check_connection(self) -> None:
+        """``GET /usage``: raises when the token is refused."""
         self.usage()
 
     # ---- interface ------------------------------------------------------------------------------
     def find_uploaded(self, *, name: str, size: int | None, since: float) -> dict[str, Any] | None:
+        """Always None: the legacy API cannot list assets, so a lost upload cannot be found again."""
         return None  # the legacy API cannot list assets
 
     def obtain_source(self, kind: str, value: Any, *, name: str | None, marker: str,
                       recreate_on_lost_answer: bool) -> dict[str, Any]:
+        """The asset id for ``value``: an asset id as given, a URL uploaded as a link, a file uploaded
+        (``recreate_on_lost_answer`` decides whether a lost upload is sent again)."""
         if kind == "asset":
             return {"asset_id": value, "url": None}
         if kind == "url":
@@ -117,12 +122,15 @@ class JobsApi(AudioShakeApi):
         return {"asset_id": str(asset["id"]), "url": None}
 
     def validate_url_source(self, url: str) -> None:
+        """A public http(s) URL (no private or loopback host), before anything is sent."""
         validate_public_url(url, argument="source")
 
     def find_work(self, marker: str, stems: Sequence[str]) -> dict[str, str] | None:
+        """Always None: the legacy API cannot list jobs (a lost create is never re-sent blindly)."""
         return None  # the legacy API cannot list jobs
 
     def validate_work(self, work: WorkRequest) -> None:
+        """Check every job body of ``work`` without sending it; ``write_destination`` needs the Tasks API."""
         if work.write_destination is not None:
             raise InvalidInputError("write_destination needs the Tasks API (connection extra api='tasks')")
         for stem, fmt in work.formats.items():
@@ -133,6 +141,10 @@ class JobsApi(AudioShakeApi):
         return job_options_for(stem, work.options, residual=work.residual, language=work.language)
 
     def submit(self, work: WorkRequest, ledger: dict[str, Any], save: Save) -> dict[str, str]:
+        """One ``POST /job/`` per stem not yet in ``ledger["units"]``, the ledger saved (``save``) before each
+        create; returns ``{stem: job id}``. A create whose answer was lost fails with :class:`LostAnswerError`
+        (the legacy API cannot look); one an earlier attempt lost is sent again only with
+        ``recreate_on_lost_answer``."""
         units: dict[str, str] = ledger.setdefault("units", {})
         pending: dict[str, str] = ledger.setdefault("pending", {})
         for stem, fmt in work.formats.items():
@@ -163,15 +175,19 @@ class JobsApi(AudioShakeApi):
         )
 
     def fetch(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """``{job id: job record}`` for ``ids`` (one ``GET /job/{id}`` each)."""
         return {ident: self.get_job(ident) for ident in ids}
 
     async def afetch_one(self, ident: str) -> dict[str, Any]:
+        """Async ``GET /job/{id}`` of one job."""
         return await self.aget_job(ident)
 
     def state_items(self, units: Mapping[str, str], fetched: Mapping[str, Mapping[str, Any]]) -> list[StateItem]:
+        """One state item per stem (label, id, state) from the fetched job records."""
         return [job_item(label, ident, fetched[ident]) for label, ident in units.items()]
 
     def outcome(self, stem: str, ident: str, fetched: Mapping[str, Mapping[str, Any]]) -> StemOutcome:
+        """The state, message and outputs (when done) of ``stem``'s job ``ident``."""
         job = fetched[ident]
         state, message = job_state(job)
         return StemOutcome(state, message, job_outputs(job) if state == "success" else [])

@@ -30,8 +30,7 @@ from airflow_provider_music.contract.audioshake import (
     validate_job_id,
     validate_public_url,
 )
-from airflow_provider_music.core.errors import InvalidInputError, MusicApiError
-from airflow_provider_music.core.lost import LostAnswerError, answer_lost
+from airflow_provider_music.core.errors import InvalidInputError, LostAnswerError, MusicApiError, answer_lost
 from airflow_provider_music.core.validation import path_segment, validate_number
 from airflow_provider_music.hooks.audioshake_api import AudioShakeApi, Save, StemOutcome, WorkRequest
 
@@ -119,6 +118,7 @@ class TasksApi(AudioShakeApi):
         return self.hook.request_json("GET", "tasks/statistics", params={"name": name}, parse=parse_statistics)
 
     def check_connection(self) -> None:
+        """``GET /tasks`` (one item): raises when the API key is refused."""
         self.list_tasks(skip=0, take=1)
 
     # ---- interface ------------------------------------------------------------------------------
@@ -131,6 +131,8 @@ class TasksApi(AudioShakeApi):
         return f"{stem}.af-{tag}{ext}"
 
     def find_uploaded(self, *, name: str, size: int | None, since: float) -> dict[str, Any] | None:
+        """The asset this task uploaded under ``name`` (and ``size``) since ``since``, or None; more than one
+        match fails with :class:`LostAnswerError` naming them."""
         found = matching_assets(self.list_assets(), name=name, size=size, since=since)
         if len(found) > 1:
             ids = [a.get("id") for a in found]
@@ -142,6 +144,8 @@ class TasksApi(AudioShakeApi):
 
     def obtain_source(self, kind: str, value: Any, *, name: str | None, marker: str,
                       recreate_on_lost_answer: bool) -> dict[str, Any]:
+        """What a task needs for ``value``: an asset id as given, a URL passed in the task itself, a file
+        uploaded (``recreate_on_lost_answer`` decides whether a lost upload is sent again)."""
         if kind == "asset":
             return {"asset_id": value, "url": None}
         if kind == "url":
@@ -150,9 +154,11 @@ class TasksApi(AudioShakeApi):
         return {"asset_id": str(asset["id"]), "url": None}
 
     def validate_url_source(self, url: str) -> None:
+        """A public https URL (the Tasks API fetches it itself), before anything is sent."""
         validate_public_url(url, argument="source", https_only=True)
 
     def find_work(self, marker: str, stems: Sequence[str]) -> dict[str, str] | None:
+        """``{stem: task id}`` of the task carrying ``marker`` (an earlier try's), for the stems it has; or None."""
         task = self.find_task(marker)
         if task is None:
             return None
@@ -165,9 +171,12 @@ class TasksApi(AudioShakeApi):
         return [{"model": stem, "formats": [work.formats[stem]], **options[stem]} for stem in stems]
 
     def validate_work(self, work: WorkRequest) -> None:
+        """Check the task body of ``work`` without sending it."""
         build_task_body("x" * 8, self._targets(work, list(work.formats)), write_destination=work.write_destination)
 
     def submit(self, work: WorkRequest, ledger: dict[str, Any], save: Save) -> dict[str, str]:
+        """One ``POST /tasks`` with a target per stem not yet in ``ledger["units"]`` (the ledger saved before the
+        create, a lost answer looked up by its marker); returns ``{stem: task id}``."""
         units: dict[str, str] = ledger.setdefault("units", {})
         missing = [stem for stem in work.formats if stem not in units]
         if not missing:
@@ -207,15 +216,19 @@ class TasksApi(AudioShakeApi):
             return found
 
     def fetch(self, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """``{task id: task record}`` for ``ids`` (one ``GET /tasks/{id}`` each)."""
         return {ident: self.get_task(ident) for ident in ids}
 
     async def afetch_one(self, ident: str) -> dict[str, Any]:
+        """Async ``GET /tasks/{id}`` of one task."""
         return await self.aget_task(ident)
 
     def state_items(self, units: Mapping[str, str], fetched: Mapping[str, Mapping[str, Any]]) -> list[StateItem]:
+        """One state item per target (label, id, state) from the fetched task records."""
         return task_items(units, fetched)
 
     def outcome(self, stem: str, ident: str, fetched: Mapping[str, Mapping[str, Any]]) -> StemOutcome:
+        """The state, message and outputs (when done) of ``stem``'s target in task ``ident``."""
         targets = task_targets(fetched[ident], stem)
         if not targets:
             return StemOutcome("failed", "no target for this model")

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import BaseHook
 
-from airflow_provider_music.core.aio import AsyncCall, asend_json, shared_client_session
-from airflow_provider_music.core.deadline import request_deadline
+from airflow_provider_music.core.aio import asend_json, shared_client_session
+from airflow_provider_music.core.bodies import MultipartBody
+from airflow_provider_music.core.deadline import Bounds, TransferRule, call_bounds
 from airflow_provider_music.core.download import DownloadLimits, write_download
 from airflow_provider_music.core.errors import (
     ConfigurationError,
@@ -25,22 +26,12 @@ from airflow_provider_music.core.errors import (
     redact_url,
 )
 from airflow_provider_music.core.files import UploadSource, to_storage_path
-from airflow_provider_music.core.multipart import MultipartBody
+from airflow_provider_music.core.http import IDEMPOTENT_METHODS, Call, decode_json
 from airflow_provider_music.core.parsing import parsing
 from airflow_provider_music.core.redaction import redact
 from airflow_provider_music.core.retry import RetryPolicy
-from airflow_provider_music.core.settings import ApiSettings, settings_from_connection
-from airflow_provider_music.core.settings_cache import shared_lookup
-from airflow_provider_music.core.transport import (
-    DOWNLOAD_CHUNK,
-    IDEMPOTENT_METHODS,
-    BodyFactory,
-    SyncCall,
-    decode_json,
-    detach,
-    new_session,
-    send_once,
-)
+from airflow_provider_music.core.settings import ApiSettings, settings_from_connection, shared_lookup
+from airflow_provider_music.core.transport import DOWNLOAD_CHUNK, BodyFactory, new_session, send_once
 from airflow_provider_music.hooks.connection_form import connection_type_info, install_connection_form
 
 #: Connection types that name no API: refused with a message saying which type to set.
@@ -124,7 +115,7 @@ class MusicApiHook(BaseHook):
     async def aget_settings(self) -> ApiSettings:
         """Settings resolved without blocking the event loop (for triggers).
 
-        Many triggers share ONE connection lookup (core/settings_cache.py); the settings are then made by
+        Many triggers share ONE connection lookup (core/settings.py); the settings are then made by
         each hook from that connection, so every constructor override (``retry_policy``...) is honoured.
         """
         if self._settings is None:
@@ -154,6 +145,7 @@ class MusicApiHook(BaseHook):
         return self._session
 
     def close(self) -> None:
+        """Close the keep-alive session (a new one is made on next use)."""
         if self._session is not None:
             self._session.close()
             self._session = None
@@ -178,6 +170,7 @@ class MusicApiHook(BaseHook):
         return error_from_response(method, url, status, headers, text)
 
     def url_for(self, path: str, settings: ApiSettings | None = None) -> str:
+        """The absolute URL of ``path`` under the base URL (an absolute URL is returned as is)."""
         if "://" in path:
             return path
         base = (settings or self.settings).base_url
@@ -189,6 +182,29 @@ class MusicApiHook(BaseHook):
 
     def _base_headers(self, headers: Mapping[str, str] | None) -> dict[str, str]:
         return {"Accept": "application/json", **(headers or {})}
+
+    def _bounds(self, settings: ApiSettings, *, transfer: bool = False, hold: float | None = None) -> Bounds:
+        """What bounds a call of this hook starting now (core/deadline.py ``call_bounds``): an upload or download
+        its minimum rate (``min_transfer_rate`` KiB/s over ``transfer_window`` s; ``transfer_timeout`` caps it
+        when set), a call the server holds up to ``hold`` s ``hold + request_timeout``, any other JSON call
+        ``request_timeout`` (30 s; a poll inside a wait at most ``max(poll_interval, 15 s)``)."""
+        rule = TransferRule(settings.min_transfer_rate * 1024, settings.transfer_window) if transfer else None
+        return call_bounds(settings.request_timeout, hold=hold, transfer=rule, transfer_timeout=settings.transfer_timeout)
+
+    def _call(
+        self, settings: ApiSettings, method: str, path: str, headers: Mapping[str, str] | None,
+        idempotent: bool | None, *, deadline: float | None, timeout: tuple[float, float] | None = None, **fields: Any,
+    ) -> Call:
+        """The policy's description of one logical request of this hook (the same for every attempt)."""
+        method = method.upper()
+        return Call(
+            method=method, url=self.url_for(path, settings), deadline=deadline,
+            idempotent=method in IDEMPOTENT_METHODS if idempotent is None else idempotent,
+            timeout=timeout or (settings.connect_timeout, settings.read_timeout),
+            headers=self._base_headers(headers), credentials=self.auth_headers(settings),
+            may_authenticate=lambda target: self._same_origin(target, settings),
+            max_bytes=settings.max_response_bytes, map_error=self.map_error, **fields,
+        )
 
     # ---- sync requests ----------------------------------------------------------------------
     def request(
@@ -206,6 +222,7 @@ class MusicApiHook(BaseHook):
         handler: Callable[[requests.Response], Any] | None = None,
         timeout: tuple[float, float] | None = None,
         deadline: float | None = None,
+        hold: float | None = None,
     ) -> Any:
         """Send one logical request with the retry policy, within one total deadline.
 
@@ -213,33 +230,24 @@ class MusicApiHook(BaseHook):
         streamed files are reopened for each try. ``handler`` runs inside the retry loop on the 2xx
         response (parse JSON, stream a download); its :class:`MusicApiError` are retried like HTTP ones.
         The body is read (bounded by ``max_response_bytes``) before ``handler`` sees it unless ``stream``.
-        ``deadline`` (epoch seconds) defaults to now + ``request_timeout`` (``transfer_timeout`` for uploads
-        and streams), capped by any :func:`~airflow_provider_music.core.deadline.deadline_scope`.
+        The call is bounded by its kind (:meth:`_bounds`): ``hold`` (seconds) marks a call the server holds
+        open that long (its read timeout and total grow with it); uploads (``body``) and streams keep a
+        minimum rate instead of a fixed total. The kind's deadline is capped by any
+        :func:`~airflow_provider_music.core.deadline.deadline_scope`; ``deadline`` (epoch seconds) replaces it.
         Returns the handler's result, or the response when no handler is given.
         """
         settings = self.settings
-        method = method.upper()
-        url = self.url_for(path, settings)
-        if deadline is None:
-            budget = settings.transfer_timeout if (stream or body is not None) else settings.request_timeout
-            deadline = request_deadline(budget)
-        call = SyncCall(
-            method=method, url=url, deadline=deadline,
-            idempotent=method in IDEMPOTENT_METHODS if idempotent is None else idempotent,
-            timeout=timeout or (settings.connect_timeout, settings.read_timeout),
-            headers=self._base_headers(headers), credentials=self.auth_headers(settings),
-            may_authenticate=lambda target: self._same_origin(target, settings),
-            params=params, json_body=json_body, data=data, body=body, stream=stream,
-            max_bytes=settings.max_response_bytes, map_error=self.map_error,
-        )
+        transfer = stream or body is not None
+        kind = self._bounds(settings, transfer=transfer, hold=hold)
+        if hold is not None and timeout is None:
+            timeout = (settings.connect_timeout, max(settings.read_timeout, hold))
+        own = deadline is None or transfer  # download() passes its transfer deadline: the same bound
+        deadline = kind.deadline if deadline is None else deadline
+        call = self._call(settings, method, path, headers, idempotent, deadline=deadline,
+                          timeout=timeout, params=params, json_body=json_body, data=data, body=body, stream=stream,
+                          bound=kind.bound if own else None, transfer=kind.rule)
         session = self.get_conn()
-        try:
-            for try_ in settings.retry.retrying(f"{method} {path_of(url)}", self.log, deadline=deadline):
-                with try_:
-                    return send_once(session, call, handler)
-        except MusicApiError as err:
-            failure = detach(err)
-        raise failure
+        return settings.retry.run(lambda: send_once(session, call, handler), call, self.log)
 
     def request_json(self, method: str, path: str, *, parse: Callable[[Any], Any] | None = None, **kwargs: Any) -> Any:
         """``request`` and decode the JSON body strictly (an empty body gives ``None``).
@@ -315,17 +323,20 @@ class MusicApiHook(BaseHook):
         ``Content-Length`` (or ``expected_size``, the size the API reported), never more than
         ``max_download_bytes``, and bounded even when the server compresses against our request (see
         :mod:`airflow_provider_music.core.download`). The token only goes to the API's own origin; local
-        write errors are a :class:`LocalFileError` naming ``argument``, never retried.
+        write errors are a :class:`LocalFileError` naming ``argument``, never retried. Each attempt keeps the
+        connection's minimum rate (``min_transfer_rate`` over ``transfer_window``), not a fixed total.
         """
         settings = self.settings
         dest = to_storage_path(destination, argument=argument)
         safe = redact_url(self.url_for(url_or_path, settings))
-        deadline = request_deadline(settings.transfer_timeout)
+        kind = self._bounds(settings, transfer=True)
+        deadline = kind.deadline
         limits = DownloadLimits(method="GET", path=path_of(safe), max_bytes=settings.max_download_bytes,
                                 expected_size=expected_size, deadline=deadline, argument=argument)
+        step = kind.rule.read_size(chunk_size) if kind.rule is not None else chunk_size
 
         def handler(resp: requests.Response) -> ObjectStoragePath:
-            written = write_download(resp, dest, limits, chunk_size)
+            written = write_download(resp, dest, limits, step)
             self.log.info("Downloaded %s (%d bytes) to %s", redact(safe), written, dest)  # a token in the path too
             return dest
 
@@ -350,40 +361,19 @@ class MusicApiHook(BaseHook):
         idempotent: bool | None = None,
         parse: Callable[[Any], Any] | None = None,
     ) -> Any:
-        """Async twin of :meth:`request_json` on the shared aiohttp session, same retries, errors and ``parse``."""
-        body = await self._arequest_json(method, path, params=params, json_body=json_body, headers=headers,
-                                         idempotent=idempotent)
-        return body if parse is None else self._parse(method.upper(), path, parse, body)
-
-    async def _arequest_json(
-        self, method: str, path: str, *, params: Mapping[str, Any] | None, json_body: Any,
-        headers: Mapping[str, str] | None, idempotent: bool | None,
-    ) -> Any:
+        """Async twin of :meth:`request_json` on the loop's shared aiohttp session: the same policy
+        (:mod:`airflow_provider_music.core.http`), retries, errors and ``parse``."""
         settings = await self.aget_settings()
-        method = method.upper()
-        url = self.url_for(path, settings)
-        deadline = request_deadline(settings.request_timeout)
-        call = AsyncCall(
-            method=method, url=url, deadline=deadline,
-            idempotent=method in IDEMPOTENT_METHODS if idempotent is None else idempotent,
-            connect_timeout=settings.connect_timeout, read_timeout=settings.read_timeout,
-            headers=self._base_headers(headers), credentials=self.auth_headers(settings),
-            may_authenticate=lambda target: self._same_origin(target, settings),
-            params={k: v for k, v in (params or {}).items() if v is not None}, json_body=json_body,
-            max_bytes=settings.max_response_bytes, map_error=self.map_error,
-        )
-        try:
-            async with shared_client_session(settings.base_url) as session:
-                retrying = settings.retry.async_retrying(f"{method} {path_of(url)}", self.log, deadline=deadline)
-                async for try_ in retrying:
-                    with try_:
-                        return await asend_json(session, call)
-        except MusicApiError as err:
-            failure = detach(err)
-        raise failure
+        kind = self._bounds(settings)
+        call = self._call(settings, method, path, headers, idempotent, deadline=kind.deadline, bound=kind.bound,
+                          params=params, json_body=json_body)
+        async with shared_client_session(settings.base_url) as session:
+            body = await settings.retry.arun(lambda: asend_json(session, call), call, self.log)
+        return body if parse is None else self._parse(call.method, path, parse, body)
 
     # ---- connection test --------------------------------------------------------------------
     def test_connection(self) -> tuple[bool, str]:
+        """Airflow's "Test" button: ``(ok, message)`` from :meth:`check_connection`, never the token."""
         try:
             self.check_connection()
         except Exception as exc:  # the UI shows the message; never the token

@@ -26,8 +26,9 @@ from airflow_provider_music.core import (
     error_from_response,
     resolve_source,
 )
+from airflow_provider_music.core.errors import LostAnswerError
 from airflow_provider_music.core.files import capped_source
-from airflow_provider_music.core.lost import LostAnswerError
+from airflow_provider_music.core.poller import ListingPoller
 from airflow_provider_music.core.redaction import secret_arguments
 from airflow_provider_music.hooks.base import MusicApiHook
 
@@ -54,7 +55,7 @@ class FlowMusicNotReadyError(ClientRequestError):
 class FlowMusicLostCreateError(LostAnswerError):
     """A paid create may have been processed but its job was not found: failing rather than paying twice.
 
-    The FlowMusic name of :class:`~airflow_provider_music.core.lost.LostAnswerError` (same rule, never retried)."""
+    The FlowMusic name of :class:`~airflow_provider_music.core.errors.LostAnswerError` (same rule, never retried)."""
 
 
 def _advice(status: int, path: str) -> tuple[type[MusicApiError], str] | None:
@@ -83,6 +84,15 @@ def _advice(status: int, path: str) -> tuple[type[MusicApiError], str] | None:
         return FlowMusicModerationError, "Flow Music declined the image prompt (usually moderation): change it"
     return None
 
+
+async def _list_jobs(hook: FlowMusicHook) -> Any:
+    return await hook.arequest_json("GET", "jobs")
+
+
+#: The triggerer's waits on one connection share ONE ``GET jobs`` per refresh period (see
+#: :class:`~airflow_provider_music.core.poller.ListingPoller`): a job it lists as pending is running; any
+#: other job gets its own ``GET jobs/{jobid}``.
+JOBS_LISTING = ListingPoller("FlowMusic GET jobs", _list_jobs, fm.listed_jobs)
 
 _ID_PARENTS = {"jobs": "{jobid}", "accounts": "{email}"}
 
@@ -139,6 +149,8 @@ class FlowMusicHook(MusicApiHook):
 
     # ---- errors ---------------------------------------------------------------------------------
     def map_error(self, method: str, url: str, status: int, headers: Mapping[str, str], text: str) -> MusicApiError:
+        """The FlowMusic error for an answer >= 400: 402 credits, 422 moderation, 596 account, 409 not ready (each
+        with what to do), a 429 on a create waiting :attr:`rate_limit_min_wait`; else the core's mapping."""
         base = error_from_response(method, _id_once(url, text), status, headers, text)
         advice = _advice(status, str(base.path or "").rstrip("/"))
         if advice is not None:
@@ -158,15 +170,15 @@ class FlowMusicHook(MusicApiHook):
             return fm.check_email("email", email)
         return fm.check_email("connection extra 'email'", self.settings.extra("email"))
 
-    def _held_timeout(self) -> tuple[float, float]:
-        """Read timeout for calls the API holds open (sync generation, edits and stems)."""
-        settings = self.settings
-        held = fm.check_number("connection extra 'sync_timeout'", settings.extra("sync_timeout"), 1, None) or 300.0
-        return settings.connect_timeout, max(settings.read_timeout, held)
+    def _held_seconds(self) -> float:
+        """How long the API may hold a call open (sync generation, edits, stems, lyrics, images): extra
+        ``sync_timeout``. Such a call may take that plus ``request_timeout`` (hooks/base.py ``hold=``)."""
+        held = fm.check_number("connection extra 'sync_timeout'", self.settings.extra("sync_timeout"), 1, None)
+        return float(held or 300.0)
 
     def _post_job(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
         held = body.get("mode", "sync") == "sync"
-        answer = self.request_json("POST", path, json_body=dict(body), timeout=self._held_timeout() if held else None)
+        answer = self.request_json("POST", path, json_body=dict(body), hold=self._held_seconds() if held else None)
         return fm.parse_job(answer, what=f"POST {path}")
 
     def send_generate(self, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -272,7 +284,7 @@ class FlowMusicHook(MusicApiHook):
 
         URLs lose their query unless ``live_urls`` (for an immediate download: never store those)."""
         body = fm.build_edit_body("stems", clip)
-        answer = self.request_json("POST", "music/edit", json_body=body, timeout=self._held_timeout(),
+        answer = self.request_json("POST", "music/edit", json_body=body, hold=self._held_seconds(),
                                    idempotent=True)  # asking again returns the same stems at once
         stems = fm.parse_stems(answer)
         live = lookup.live_clip_urls(answer) if live_urls else {}
@@ -289,7 +301,8 @@ class FlowMusicHook(MusicApiHook):
     def write_lyrics(self, prompt: str, *, structure: str | None = None, email: str | None = None) -> dict[str, Any]:
         """POST music/lyrics (free): ``{title, lyrics, sound_prompt, ...}``."""
         body = fm.build_lyrics_body(prompt, structure=structure, email=self._email(email))
-        return fm.parse_lyrics(self.request_json("POST", "music/lyrics", json_body=body, idempotent=True))
+        return fm.parse_lyrics(self.request_json("POST", "music/lyrics", json_body=body, idempotent=True,
+                                                 hold=self._held_seconds()))
 
     def list_music(self, *, email: str | None = None, limit: int = 20, offset: int = 0) -> dict[str, Any]:
         """GET music: one page of an account's clips, newest first (``next`` = next offset or None)."""
@@ -343,7 +356,7 @@ class FlowMusicHook(MusicApiHook):
         chosen = self._email(email)
         if chosen:
             body["email"] = chosen
-        return fm.parse_asset(self.request_json("POST", "files/generate", json_body=body))
+        return fm.parse_asset(self.request_json("POST", "files/generate", json_body=body, hold=self._held_seconds()))
 
     # ---- jobs -----------------------------------------------------------------------------------
     def list_jobs(self) -> dict[str, Any]:
@@ -368,6 +381,7 @@ class FlowMusicHook(MusicApiHook):
         return fm.parse_job(self.get_job_record(jobid))
 
     async def aget_job_record(self, jobid: str) -> dict[str, Any]:
+        """Async GET jobs/{jobid}: the raw job record (its final record once the job left GET jobs)."""
         return await self.arequest_json("GET", f"jobs/{fm.path_id(jobid, 'jobid')}")
 
     def job_status(self, jobid: str) -> PollResult:
@@ -384,8 +398,15 @@ class FlowMusicHook(MusicApiHook):
             raise
 
     async def ajob_status(self, jobid: str) -> PollResult:
+        """Async twin of :meth:`job_status`, for the triggerer: the waits of one event loop on this connection
+        share one ``GET jobs`` per refresh period (:data:`JOBS_LISTING`). Listed as ``pending`` -> running, with
+        no request of its own; not listed (finished, newer than the list, or the list failed or was
+        unreadable) -> its own GET jobs/{jobid}, as before. A listing never makes a job done."""
         try:
-            return fm.job_poll_result(await self.aget_job_record(jobid))
+            ident = fm.check_id("jobid", jobid)
+            if await JOBS_LISTING.lookup(self, (self.conn_id,), ident, [ident]) is not None:
+                return PollResult("running", "pending", {"jobid": ident, "status": "pending"})
+            return fm.job_poll_result(await self.aget_job_record(ident))
         except MusicApiError as exc:
             _unnamed(exc, jobid)
             raise
@@ -399,6 +420,7 @@ class FlowMusicHook(MusicApiHook):
             raise
 
     async def acancel_job(self, jobid: str) -> None:
+        """Async twin of :meth:`cancel_job` (the trigger's ``on_kill``)."""
         try:
             await self.arequest_json("DELETE", f"jobs/{fm.path_id(jobid, 'jobid')}")
         except MusicApiError as exc:

@@ -10,7 +10,7 @@ API-specific errors: HTTP 596 ("pending error": the account cookie could not be 
 neither is retried. 429 (the account's ``maxJobs`` queue is full) is retried by the core policy, waiting at
 least :attr:`RiffusionHook.rate_limit_min_wait` seconds as the vendor recommends. A create or upload whose
 answer was lost is never sent again blindly: :class:`RiffusionLostAnswerError` (the provider's one
-:class:`~airflow_provider_music.core.lost.LostAnswerError`, decided by :func:`~airflow_provider_music.core.lost.answer_lost`).
+:class:`~airflow_provider_music.core.errors.LostAnswerError`, decided by :func:`~airflow_provider_music.core.errors.answer_lost`).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from airflow_provider_music.contract.riffusion import (
     check_text,
     decode_song,
     image_content_type,
+    listed_scheduler_jobs,
     normalize_job_ids,
     parse_create_response,
     parse_song_status,
@@ -52,15 +53,18 @@ from airflow_provider_music.contract.riffusion_requests import (
 )
 from airflow_provider_music.core.content import check_upload_content
 from airflow_provider_music.core.errors import (
+    CLOCK_SKEW,
     InvalidInputError,
     InvalidResponseError,
+    LostAnswerError,
     MusicApiError,
     ValidationError,
+    answer_lost,
     error_from_response,
     redact_url,
 )
 from airflow_provider_music.core.files import check_audio_content, resolve_source, to_storage_path
-from airflow_provider_music.core.lost import CLOCK_SKEW, LostAnswerError, answer_lost
+from airflow_provider_music.core.poller import ListingPoller
 from airflow_provider_music.core.polling import PollResult
 from airflow_provider_music.core.redaction import secret_arguments
 from airflow_provider_music.core.validation import path_segment
@@ -89,6 +93,16 @@ class RiffusionCopyrightMatchError(MusicApiError, AirflowFailException):
 class RiffusionLostAnswerError(LostAnswerError):
     """A paid create (or an upload) may have been carried out, but its answer was lost and the work could not
     be found. Never retried automatically: a second create would be paid twice."""
+
+
+async def _list_scheduler(hook: RiffusionHook) -> Any:
+    return await hook.arequest_json("GET", "scheduler")
+
+
+#: The triggerer's song waits on one connection share ONE ``GET scheduler`` per refresh period (see
+#: :class:`~airflow_provider_music.core.poller.ListingPoller`): jobs it lists (under the wait's account) are
+#: executing; any other wait asks GET music?id= for each of its ids, as before.
+SCHEDULER_LISTING = ListingPoller("Riffusion GET scheduler", _list_scheduler, listed_scheduler_jobs)
 
 
 def _strip_queries(text: str) -> str:
@@ -120,6 +134,8 @@ class RiffusionHook(MusicApiHook):
 
     # ---- errors -------------------------------------------------------------------------------
     def map_error(self, method: str, url: str, status: int, headers: Mapping[str, str], text: str) -> MusicApiError:
+        """The Riffusion error for an answer >= 400: 596 account pending, moderation, a 429 waiting
+        :attr:`rate_limit_min_wait`; else the core's mapping."""
         base = error_from_response(method, url, status, headers, text)
         details = base.details if isinstance(base.details, Mapping) else {}
         common: dict[str, Any] = {
@@ -208,6 +224,7 @@ class RiffusionHook(MusicApiHook):
         return [decode_song(s, decode_json_fields=decode_json_fields) for s in song_list(body)]
 
     async def aget_music(self, job_or_song_id: str, user_id: str | None = None) -> list[dict[str, Any]]:
+        """Async GET music?id=: the raw song records of a job or song id (empty while not visible)."""
         ident = check_id("job_or_song_id", job_or_song_id)
         params = self._query(user_id=await self._auser_id(user_id), id=ident)
         return [dict(s) for s in song_list(await self.arequest_json("GET", "music/", params=params))]
@@ -438,24 +455,43 @@ class RiffusionHook(MusicApiHook):
         return parse_upload(body, ident)
 
     async def aget_upload_audio(self, upload_id: str, user_id: str | None = None) -> dict[str, Any]:
+        """Async twin of :meth:`get_upload_audio`."""
         ident = check_id("upload_id", upload_id)
         params = self._query(id=ident, user_id=await self._auser_id(user_id))
         return parse_upload(await self.arequest_json("GET", "music/upload-audio/", params=params), ident)
 
     # ---- status methods used by operators, sensors and triggers --------------------------------
     def upload_status(self, upload_id: str, user_id: str | None = None) -> PollResult:
+        """One poll of an audio upload: running while ``pending`` (or an unknown state), then success/failed."""
         return parse_upload_status(self.get_upload_audio(upload_id, user_id))
 
     async def aupload_status(self, upload_id: str, user_id: str | None = None) -> PollResult:
+        """Async twin of :meth:`upload_status` (per upload: the scheduler does not list uploads)."""
         return parse_upload_status(await self.aget_upload_audio(upload_id, user_id))
 
     def song_status(self, job_ids: Sequence[str] | str, user_id: str | None = None) -> PollResult:
+        """One poll of songs (GET music?id= per id): success when every song completed, failed when one failed."""
         ids = normalize_job_ids(job_ids)
         return parse_song_status(ids, {i: self._get_music(i, user_id) for i in ids})
 
     async def asong_status(self, job_ids: Sequence[str] | str, user_id: str | None = None) -> PollResult:
+        """Async twin of :meth:`song_status`, for the triggerer: the waits of one event loop on this connection
+        share one ``GET scheduler`` per refresh period (:data:`SCHEDULER_LISTING`). A wait's first poll asks
+        GET music?id= for each id (the scheduler shows no state: the wait learns its songs' state, an unknown
+        one is warned about, and a timeout names it); after that, every id listed (under ``user_id`` when the
+        wait names an account) -> running with that state, no request of its own; otherwise GET music?id= for
+        each id, as before. A listing never makes a song done."""
         ids = normalize_job_ids(job_ids)
-        return parse_song_status(ids, {i: await self.aget_music(i, user_id) for i in ids})
+        user = await self._auser_id(user_id)
+        key, wait = (self.conn_id,), (tuple(ids), user)
+        seen = SCHEDULER_LISTING.note(key, wait)  # what this wait's own GET saw last (None: first poll)
+        if seen is not None:  # the scheduler has no status field: a wait reads its songs' state once first
+            entries = await SCHEDULER_LISTING.lookup(self, key, wait, ids)
+            if entries is not None and all(user is None or e["account"] == user for e in entries):
+                return PollResult("running", seen.message, {"job_ids": ids}, unknown=seen.unknown)
+        result = parse_song_status(ids, {i: await self.aget_music(i, user) for i in ids})
+        SCHEDULER_LISTING.keep(key, wait, None if result.done else result)
+        return result
 
     # ---- downloads ------------------------------------------------------------------------------
     def download_music(

@@ -79,18 +79,28 @@ def known(value: Any) -> bool:
     return value is not None and not is_templated(value)
 
 
-class AcrCloudOperatorMixin:
-    """The hook typed as :class:`AcrCloudHook` for operators built on the base (each sets ``hook_class``)."""
+class AcrCloudBaseOperator(MusicOperator):
+    """Base of every ACRCloud operator and sensor: the ``acrcloud_conn_id`` argument and the typed hook.
+
+    :param acrcloud_conn_id: the ACRCloud connection (templated; default ``acrcloud_default``). Another API's
+        connection argument, or ``conn_id=``, fails with an error naming this one.
+    """
+
+    hook_class = AcrCloudHook
+
+    def __init__(self, *, acrcloud_conn_id: str = AcrCloudHook.default_conn_name, **kwargs: Any) -> None:
+        super().__init__(acrcloud_conn_id=acrcloud_conn_id, **kwargs)
 
     @cached_property
     def hook(self) -> AcrCloudHook:
-        return AcrCloudHook(conn_id=self.conn_id)  # type: ignore[attr-defined]
+        """The ACRCloud hook of the (rendered) connection argument."""
+        return AcrCloudHook(conn_id=self.conn_id)
 
 
 # --------------------------------------------------------------------------------------------------
 # Upload one file (the fingerprint step for one track or URL)
 # --------------------------------------------------------------------------------------------------
-class AcrCloudUploadFileOperator(AcrCloudOperatorMixin, MusicJobOperator):
+class AcrCloudUploadFileOperator(AcrCloudBaseOperator, MusicJobOperator):
     """Upload one audio file, fingerprint, URL or acrid to a bucket and (optionally) wait until it is ready.
 
     :param bucket_id: target bucket (default: the connection's ``bucket_id`` extra).
@@ -105,9 +115,8 @@ class AcrCloudUploadFileOperator(AcrCloudOperatorMixin, MusicJobOperator):
     ``{"id", "acr_id", "bucket_id", "state", "title", "duration"}``.
     """
 
-    hook_class = AcrCloudHook
 
-    status_link = FILE_STATE
+    status_check = FILE_STATE
     state_key = "acrcloud_upload_file_id"
     default_poll_interval = 10.0
     default_timeout = 3600.0
@@ -149,6 +158,7 @@ class AcrCloudUploadFileOperator(AcrCloudOperatorMixin, MusicJobOperator):
             raise InvalidInputError(f"title must be a string, got {type(self.title).__name__}")
 
     def validate(self) -> None:
+        """The upload arguments after rendering (same checks and messages as at parse time)."""
         self._check_arguments(rendered=True)
 
     def _source(self) -> Any:
@@ -169,6 +179,8 @@ class AcrCloudUploadFileOperator(AcrCloudOperatorMixin, MusicJobOperator):
         return {**compact_file(record), "bucket_id": int(bucket), "file_id": record.get("id")}
 
     def submit(self, context: Context, previous: dict[str, Any] | None) -> dict[str, Any]:
+        """Upload the file with this task instance's marker in ``user_defined``; on a retry a file an
+        earlier try uploaded (found by the marker, not in error) is used instead of uploading again."""
         bucket = self.hook.default_bucket(self.bucket_id)
         marker = job_marker(context)
         if previous is None and is_retry(context):  # e.g. a record stored by an older version: look first
@@ -196,6 +208,7 @@ class AcrCloudUploadFileOperator(AcrCloudOperatorMixin, MusicJobOperator):
         return self._as_record(record, bucket)
 
     def find_existing(self, context: Context) -> dict[str, Any] | None:
+        """On a retry, the file an earlier try uploaded (found in the bucket by its marker), or None."""
         if not is_retry(context):
             return None  # a first try has nothing to find (and a bucket listing is not free)
         bucket = self.hook.default_bucket(self.bucket_id)
@@ -205,21 +218,25 @@ class AcrCloudUploadFileOperator(AcrCloudOperatorMixin, MusicJobOperator):
         return self._as_record(found, bucket) if found else None
 
     def target(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The status target: the uploaded file in its bucket."""
         return file_state_target(record["bucket_id"], [record["file_id"]])
 
     def announce(self, record: dict[str, Any], context: Context) -> None:
+        """Push ``file_id``, ``acr_id`` and ``bucket_id`` and the console link before waiting."""
         self.push(context, "file_id", record["file_id"])
         self.push(context, "acr_id", record.get("acr_id"))
         self.push(context, "bucket_id", record["bucket_id"])
         self.push_link(context, AcrCloudConsoleLink, console_url(self.hook, "buckets", record["bucket_id"]))
 
     def finish(self, record: dict[str, Any], result: PollResult | None, context: Context) -> Any:
+        """The file record: from the upload answer when not waiting, else from the final status."""
         if result is None:
             return compact_file({**record, "id": record["file_id"]})
         files = result.payload.get("files") or [{}]
         return files[0]
 
     def summarize(self, record: dict[str, Any], output: Any) -> Sequence[str]:
+        """The file id, title, duration and bucket for the summary line."""
         return [f"file {output.get('id')} ({output.get('title') or 'untitled'}, {output.get('duration')} s) "
                 f"in bucket {output.get('bucket_id')}"]
 
@@ -227,7 +244,7 @@ class AcrCloudUploadFileOperator(AcrCloudOperatorMixin, MusicJobOperator):
 # --------------------------------------------------------------------------------------------------
 # Buckets and small file operations (no waiting)
 # --------------------------------------------------------------------------------------------------
-class AcrCloudEnsureBucketOperator(AcrCloudOperatorMixin, MusicOperator):
+class AcrCloudEnsureBucketOperator(AcrCloudBaseOperator):
     """Make sure a bucket named ``name`` exists (create it when missing) and return its id.
 
     :param name: the bucket name (exact match); ``region``; ``type`` (``File`` for a catalog);
@@ -235,7 +252,6 @@ class AcrCloudEnsureBucketOperator(AcrCloudOperatorMixin, MusicOperator):
     Returns the bucket id (int); XCom ``bucket_id`` and ``created``.
     """
 
-    hook_class = AcrCloudHook
 
     template_fields: Sequence[str] = ("name", "region", "labels")
     operator_extra_links = (AcrCloudConsoleLink(),)
@@ -256,9 +272,11 @@ class AcrCloudEnsureBucketOperator(AcrCloudOperatorMixin, MusicOperator):
             check_region(self.region)
 
     def validate(self) -> None:
+        """The bucket arguments after rendering (same checks as at parse time)."""
         self._check(rendered=True)
 
     def execute(self, context: Context) -> Any:
+        """Find the bucket named ``name`` or create it; returns its record with ``created``."""
         self.check_rendered()
         bucket, created = self.hook.ensure_bucket(
             self.name, region=self.region, type=self.type, labels=self.labels, net_type=self.net_type,
@@ -271,10 +289,9 @@ class AcrCloudEnsureBucketOperator(AcrCloudOperatorMixin, MusicOperator):
         return bucket_id
 
 
-class AcrCloudUpdateFileOperator(AcrCloudOperatorMixin, MusicOperator):
+class AcrCloudUpdateFileOperator(AcrCloudBaseOperator):
     """Update a file's ``title`` and/or ``user_defined`` (only metadata can change). Returns the record."""
 
-    hook_class = AcrCloudHook
 
     template_fields: Sequence[str] = ("bucket_id", "file_id", "title", "user_defined")
 
@@ -288,20 +305,21 @@ class AcrCloudUpdateFileOperator(AcrCloudOperatorMixin, MusicOperator):
             check_user_defined(self.user_defined)
 
     def validate(self) -> None:
+        """Exactly one file (id or acr_id) and a JSON-serialisable ``user_defined``."""
         if "," in join_ids(self.file_id, argument="file_id"):
             raise InvalidInputError("file_id must name exactly one file (id or acr_id)")
         check_user_defined(self.user_defined)
 
     def execute(self, context: Context) -> Any:
+        """Update the file's title and/or ``user_defined``; returns the updated record."""
         self.check_rendered()
         record = self.hook.update_file(self.bucket_id, self.file_id, title=self.title, user_defined=self.user_defined)
         return {**compact_file(record), "user_defined": record.get("user_defined")}
 
 
-class AcrCloudDeleteFilesOperator(AcrCloudOperatorMixin, MusicOperator):
+class AcrCloudDeleteFilesOperator(AcrCloudBaseOperator):
     """Delete files by ids/acr_ids (already-deleted files are fine). Returns ``{"bucket_id", "deleted"}``."""
 
-    hook_class = AcrCloudHook
 
     template_fields: Sequence[str] = ("bucket_id", "ids")
 
@@ -312,18 +330,19 @@ class AcrCloudDeleteFilesOperator(AcrCloudOperatorMixin, MusicOperator):
             join_ids(self.ids)
 
     def validate(self) -> None:
+        """``ids`` are valid file ids."""
         join_ids(self.ids)
 
     def execute(self, context: Context) -> Any:
+        """Delete the files from the bucket; returns ``{bucket_id, deleted}``."""
         self.check_rendered()
         bucket = self.hook.default_bucket(self.bucket_id)
         return {"bucket_id": int(bucket), "deleted": self.hook.delete_files(bucket, self.ids)}
 
 
-class AcrCloudMoveFilesOperator(AcrCloudOperatorMixin, MusicOperator):
+class AcrCloudMoveFilesOperator(AcrCloudBaseOperator):
     """Move files (ids/acr_ids) to ``target_bucket_id``. Returns ``{"target_bucket_id", "moved"}``."""
 
-    hook_class = AcrCloudHook
 
     template_fields: Sequence[str] = ("target_bucket_id", "ids")
 
@@ -336,10 +355,12 @@ class AcrCloudMoveFilesOperator(AcrCloudOperatorMixin, MusicOperator):
             bucket_path(self.target_bucket_id, argument="target_bucket_id")
 
     def validate(self) -> None:
+        """``ids`` are valid file ids and ``target_bucket_id`` a valid bucket id."""
         join_ids(self.ids)
         bucket_path(self.target_bucket_id, argument="target_bucket_id")
 
     def execute(self, context: Context) -> Any:
+        """Move the files to ``target_bucket_id``; returns ``{target_bucket_id, moved}``."""
         self.check_rendered()
         ids = split_ids(self.ids)
         self.hook.move_files(self.target_bucket_id, ids)
@@ -349,16 +370,15 @@ class AcrCloudMoveFilesOperator(AcrCloudOperatorMixin, MusicOperator):
 # --------------------------------------------------------------------------------------------------
 # Dump
 # --------------------------------------------------------------------------------------------------
-class AcrCloudDumpBucketOperator(AcrCloudOperatorMixin, MusicJobOperator):
+class AcrCloudDumpBucketOperator(AcrCloudBaseOperator, MusicJobOperator):
     """Start the dump of a bucket (once a day), wait until ``status`` 1 and save it to ``destination``.
 
     :param destination: file path / ``ObjectStoragePath`` (a folder, ending in ``/`` or existing, gets
         ``bucket-<id>-dump-<task_id>.json``). Returns the saved path (a plain path for local files).
     """
 
-    hook_class = AcrCloudHook
 
-    status_link = DUMP_STATUS
+    status_check = DUMP_STATUS
     state_key = "acrcloud_dump"
     default_poll_interval = 30.0
     default_timeout = 3 * 3600.0
@@ -373,20 +393,24 @@ class AcrCloudDumpBucketOperator(AcrCloudOperatorMixin, MusicJobOperator):
             bucket_path(self.bucket_id)
 
     def validate(self) -> None:
+        """A ``destination`` whose folder is writable, before any request."""
         if not self.destination:
             raise InvalidInputError("destination is required (a file path or ObjectStoragePath)")
         probe = to_storage_path(self.destination, self.destination_conn_id)
         ensure_writable_destination(probe if str(self.destination).endswith("/") else probe.parent, argument="destination")
 
     def submit(self, context: Context, previous: dict[str, Any] | None) -> dict[str, Any]:
+        """Ask for the bucket's dump (the first status call starts it); the record holds the bucket id."""
         bucket = self.hook.default_bucket(self.bucket_id)
         first = self.hook.dump_status(bucket)
         return {"bucket_id": int(bucket), "task_id": first.payload.get("task_id")}
 
     def target(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The status target: the bucket's dump."""
         return dump_target(record["bucket_id"])
 
     def announce(self, record: dict[str, Any], context: Context) -> None:
+        """Push the dump's ``task_id`` and the console link before waiting."""
         self.push(context, "task_id", record.get("task_id"))
         self.push_link(context, AcrCloudConsoleLink, console_url(self.hook, "buckets", record["bucket_id"]))
 
@@ -401,6 +425,7 @@ class AcrCloudDumpBucketOperator(AcrCloudOperatorMixin, MusicJobOperator):
         return dest
 
     def finish(self, record: dict[str, Any], result: PollResult | None, context: Context) -> Any:
+        """Download the ready dump to ``destination``; returns its path (None when not waiting)."""
         if result is None:
             return None
         task_id = result.payload.get("task_id") or record.get("task_id")
@@ -409,12 +434,14 @@ class AcrCloudDumpBucketOperator(AcrCloudOperatorMixin, MusicJobOperator):
         return text[len("file://"):] if text.startswith("file://") else text
 
     def summarize(self, record: dict[str, Any], output: Any) -> Sequence[str]:
+        """Where the dump was saved, for the summary line."""
         return [f"dump of bucket {record['bucket_id']} saved to {output}"]
 
 
 __all__ = [
     "UPLOAD_MARKER_KEY",
     "XCOM_CONSOLE_URL",
+    "AcrCloudBaseOperator",
     "AcrCloudConsoleLink",
     "AcrCloudDeleteFilesOperator",
     "AcrCloudDumpBucketOperator",

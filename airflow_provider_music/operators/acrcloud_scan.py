@@ -43,12 +43,12 @@ from airflow_provider_music.core import (
     resolve_source,
     to_storage_path,
 )
-from airflow_provider_music.core.inputs import flatten_paths, many_results
-from airflow_provider_music.core.lost import LostAnswerError, answer_lost
-from airflow_provider_music.hooks.acrcloud import AcrCloudHook, ScanContainerMismatchError
+from airflow_provider_music.core.errors import LostAnswerError, answer_lost
+from airflow_provider_music.core.validation import flatten_paths, many_results
+from airflow_provider_music.hooks.acrcloud import ScanContainerMismatchError
 from airflow_provider_music.operators.acrcloud import (
+    AcrCloudBaseOperator,
     AcrCloudConsoleLink,
-    AcrCloudOperatorMixin,
     console_url,
     is_retry,
     known,
@@ -76,7 +76,7 @@ def _display(value: Any) -> str | None:
     return redact_url(text) if "://" in text else text
 
 
-class AcrCloudScanFileOperator(AcrCloudOperatorMixin, MusicJobOperator):
+class AcrCloudScanFileOperator(AcrCloudBaseOperator, MusicJobOperator):
     """Scan audio against ACRCloud Music and/or your buckets (the copyright check for generated songs).
 
     :param source: the audio: a path / ``ObjectStoragePath`` / URL-style path, or a list of them (a mapped
@@ -99,8 +99,7 @@ class AcrCloudScanFileOperator(AcrCloudOperatorMixin, MusicJobOperator):
     and ``"ai_detection"``, the readable entries): one dict for one source, a list for a list of sources.
     """
 
-    hook_class = AcrCloudHook
-    status_link = SCAN_STATUS
+    status_check = SCAN_STATUS
     state_key = "acrcloud_scan_file"
     default_poll_interval = 15.0
     default_timeout = 3600.0
@@ -144,6 +143,7 @@ class AcrCloudScanFileOperator(AcrCloudOperatorMixin, MusicJobOperator):
         return [to_storage_path(s, self.source_conn_id) if isinstance(s, str) and "://" in s else s for s in items]
 
     def validate(self) -> None:
+        """The sources (or ``url``) the ``data_type`` needs, and the scan configuration, before any request."""
         if self.data_type in ("audio", "fingerprint") and not self._sources():
             raise InvalidInputError("source is required to scan a file (or pass url= with data_type='audio_url')")
         if self.data_type in ("audio_url", "platforms") and not self.url:
@@ -238,6 +238,8 @@ class AcrCloudScanFileOperator(AcrCloudOperatorMixin, MusicJobOperator):
         return {n: i for n, i in out.items() if n not in twice}
 
     def submit(self, context: Context, previous: dict[str, Any] | None) -> dict[str, Any]:
+        """Upload each source to the scan container (created or verified first); an earlier try's scans
+        are looked up by marker, never uploaded twice, and a failed job's scans are not reused."""
         container = self._container()
         cid, region = container_id_of(container), container.get("region")
         items = self._items(context)
@@ -254,6 +256,7 @@ class AcrCloudScanFileOperator(AcrCloudOperatorMixin, MusicJobOperator):
         }
 
     def find_existing(self, context: Context) -> dict[str, Any] | None:
+        """On a retry with a container this operator names itself: the scans an earlier try uploaded, or None."""
         if self.container_id not in (None, "") or self.name or not is_retry(context):
             return None
         config = self._config()
@@ -275,15 +278,19 @@ class AcrCloudScanFileOperator(AcrCloudOperatorMixin, MusicJobOperator):
         }
 
     def target(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The status target: the scanned files in their container (and region)."""
         return scan_target(record["container_id"], [f["file_id"] for f in record["files"]], record.get("region"))
 
     def announce(self, record: dict[str, Any], context: Context) -> None:
+        """Push ``container_id``, ``file_id`` (a list for many sources) and the console link."""
         self.push(context, "container_id", record["container_id"])
         ids = [f["file_id"] for f in record["files"]]
         self.push(context, "file_id", ids if record.get("many") else ids[0])
         self.push_link(context, AcrCloudConsoleLink, console_url(self.hook, "fs-containers", record["container_id"]))
 
     def finish(self, record: dict[str, Any], result: PollResult | None, context: Context) -> Any:
+        """The results per source (matches, cover songs, the AI verdict when asked), after checking the
+        container still scans what was asked; ``fail_on_*`` rules fail the task here."""
         cid, region = record["container_id"], record.get("region")
         container = self.hook.get_fs_container(cid) if self._verified_after() else None
         if container is not None and (self.container_id in (None, "") or self.buckets is not None):
@@ -339,6 +346,7 @@ class AcrCloudScanFileOperator(AcrCloudOperatorMixin, MusicJobOperator):
         return f"ai_probability >= {self.ai_threshold:g}"
 
     def summarize(self, record: dict[str, Any], output: Any) -> Sequence[str]:
+        """Matches per source (and the AI verdict), for the summary line."""
         items = output if isinstance(output, list) else [output]
         return [
             f"{s['source'] or s['url'] or s['name']}: "

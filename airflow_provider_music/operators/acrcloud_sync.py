@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
 
 from airflow_provider_music.core import InvalidInputError, redact_url, to_storage_path
-from airflow_provider_music.hooks.acrcloud import AcrCloudHook
-from airflow_provider_music.operators.acrcloud import AcrCloudConsoleLink, AcrCloudOperatorMixin, console_url
-from airflow_provider_music.operators.base import MusicOperator, check_flag, check_seconds, wait_until_done
+from airflow_provider_music.operators.acrcloud import AcrCloudBaseOperator, AcrCloudConsoleLink, console_url
+from airflow_provider_music.operators.base import check_flag, check_seconds, wait_until_done
 from airflow_provider_music.sync.catalog import AUDIO_EXTENSIONS, CatalogEntry, CatalogWalk, check_extensions
 from airflow_provider_music.sync.execute import Plan, SyncConfig, SyncRun
 from airflow_provider_music.sync.fingerprint import load_pyacrcloud, pyacrcloud_extractor
@@ -105,7 +104,7 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
 }
 
 
-class AcrCloudCatalogSyncOperator(AcrCloudOperatorMixin, MusicOperator):
+class AcrCloudCatalogSyncOperator(AcrCloudBaseOperator):
     """Mirror a catalog folder into a bucket, incrementally and idempotently (the nightly fingerprinting job).
 
     Each uploaded file carries in ``user_defined``: ``catalog_path`` (relative path), ``catalog_size``,
@@ -155,7 +154,6 @@ class AcrCloudCatalogSyncOperator(AcrCloudOperatorMixin, MusicOperator):
     the end if any track failed (an upload answer without a usable file id fails its track).
     """
 
-    hook_class = AcrCloudHook
     template_fields: Sequence[str] = (
         "catalog", "bucket_id", "catalog_id", "mode", "extensions", "shard", "delete_missing", "max_delete_ratio",
         "max_delete", "on_unreadable", "poll_interval", "timeout",
@@ -262,6 +260,8 @@ class AcrCloudCatalogSyncOperator(AcrCloudOperatorMixin, MusicOperator):
 
     # ---- execute -----------------------------------------------------------------------------------
     def execute(self, context: Context) -> Any:
+        """Walk the catalog, plan against the bucket, check the deletion guard, upload and update, wait
+        for the uploads (in the triggerer when deferrable), then tidy the bucket; returns the summary."""
         self.check_rendered()
         config = self._config()
         root = self._root()
@@ -337,6 +337,7 @@ class AcrCloudCatalogSyncOperator(AcrCloudOperatorMixin, MusicOperator):
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """Resume after the deferred wait: the saved plan state, the trigger event, then tidy and summarise."""
         store = context.get("task_state_store")
         saved: Any = store.get(self.summary_key) if store is not None else None
         if not saved:

@@ -28,17 +28,16 @@ from airflow_provider_music.contract.audioshake import (
     validate_write_destination,
 )
 from airflow_provider_music.core.content import check_upload_content
-from airflow_provider_music.core.errors import InvalidInputError, JobFailedError, redact_url
+from airflow_provider_music.core.errors import InvalidInputError, JobFailedError, LostAnswerError, redact_url
 from airflow_provider_music.core.files import (
     claim_folder,
+    distinct_file_name,
     ensure_writable_destination,
     output_location,
     resolve_source,
     to_storage_path,
 )
-from airflow_provider_music.core.inputs import flatten_paths, many_results
-from airflow_provider_music.core.lost import LostAnswerError
-from airflow_provider_music.core.names import distinct_file_name
+from airflow_provider_music.core.validation import flatten_paths, many_results
 from airflow_provider_music.hooks.audioshake import AudioShakeHook
 from airflow_provider_music.hooks.audioshake_api import UPLOAD_KINDS, WorkRequest
 from airflow_provider_music.operators.base import (
@@ -152,7 +151,21 @@ ARGUMENT_CHECKS = {
 }
 
 
-class AudioShakeUploadOperator(MusicOperator):
+class AudioShakeBaseOperator(MusicOperator):
+    """Base of every AudioShake operator and sensor: the ``audioshake_conn_id`` argument and the typed hook.
+
+    :param audioshake_conn_id: the AudioShake connection (templated; default ``audioshake_default``). Another API's
+        connection argument, or ``conn_id=``, fails with an error naming this one.
+    """
+
+    hook_class = AudioShakeHook
+    hook: AudioShakeHook
+
+    def __init__(self, *, audioshake_conn_id: str = AudioShakeHook.default_conn_name, **kwargs: Any) -> None:
+        super().__init__(audioshake_conn_id=audioshake_conn_id, **kwargs)
+
+
+class AudioShakeUploadOperator(AudioShakeBaseOperator):
     """Upload a file to AudioShake, or register a public link (legacy Jobs API); return the asset id.
 
     :param source: local path, ``ObjectStoragePath`` (``s3://...``) or a public ``https://`` URL; or a list
@@ -165,7 +178,6 @@ class AudioShakeUploadOperator(MusicOperator):
     :param audioshake_conn_id: AudioShake connection id.
     """
 
-    hook_class = AudioShakeHook
     template_fields: Sequence[str] = ("source", "name")
     ui_color = "#f2e6ff"
 
@@ -186,9 +198,12 @@ class AudioShakeUploadOperator(MusicOperator):
         return sources
 
     def validate(self) -> None:
+        """The sources (paths, URLs or asset ids) are valid, before any request."""
         self._sources()
 
     def execute(self, context: Context) -> str | list[str]:
+        """Upload each source (journalled: a lost answer is looked up, never uploaded twice); returns the
+        asset id, or a list for many sources."""
         self.check_rendered()
         backend = self.hook.backend
         ids: list[str] = []
@@ -207,7 +222,7 @@ class AudioShakeUploadOperator(MusicOperator):
         return ids if many_results(self.source) else ids[0]
 
 
-class AudioShakeStemSeparationOperator(MusicJobOperator):
+class AudioShakeStemSeparationOperator(AudioShakeBaseOperator, MusicJobOperator):
     """Separate sources into stems (or transcribe / align lyrics) and save every output as a file.
 
     Legacy Jobs API: one job per stem on each uploaded asset. Tasks API: one task per source with one target
@@ -238,8 +253,7 @@ class AudioShakeStemSeparationOperator(MusicJobOperator):
     "files": {stem: [paths]}}`` (a list of those for a list of sources); local paths are plain paths.
     """
 
-    hook_class = AudioShakeHook
-    status_link = SEPARATION_STATUS
+    status_check = SEPARATION_STATUS
     state_key = "audioshake_separation"
     default_poll_interval: ClassVar[float] = 15.0
     operator_extra_links = (AudioShakeLink(),)
@@ -346,16 +360,19 @@ class AudioShakeStemSeparationOperator(MusicJobOperator):
         return record
 
     def target(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The status target: every job/task id of every source, labelled ``<source>/<stem>``."""
         units = {f"{e['label']}/{stem}": ident for e in record["sources"] for stem, ident in e.get("units", {}).items()}
         return separation_target(**{record["api"]: units}, wait_all=True)
 
     def describe(self, record: dict[str, Any] | None = None) -> str:
+        """How logs and errors name the separation: the API and the ids per source."""
         if record is None:
             return "AudioShake separation"
         units = {e["label"]: e.get("units", {}) for e in record.get("sources", [])}
         return f"AudioShake {record.get('api')} {units}"
 
     def announce(self, record: dict[str, Any], context: Context) -> None:
+        """Push ``asset_id`` and the job/task ids (per source) and the dashboard link before waiting."""
         sources = record.get("sources", [])
         self.push(context, "asset_id", sources[0].get("asset_id") if len(sources) == 1 else [s.get("asset_id") for s in sources])
         units = [s.get("units", {}) for s in sources]
@@ -363,6 +380,7 @@ class AudioShakeStemSeparationOperator(MusicJobOperator):
         self.push_link(context, AudioShakeLink, DASHBOARD_URL)
 
     def finish(self, record: dict[str, Any], result: PollResult | None, context: Context) -> Any:
+        """Download every stem of every source into ``destination``; returns the ids and ``outputs`` paths."""
         backend = self.hook.backend
         results = []
         for entry in record["sources"]:
@@ -374,6 +392,7 @@ class AudioShakeStemSeparationOperator(MusicJobOperator):
         return results if many_results(self.source) else results[0]
 
     def summarize(self, record: dict[str, Any], output: Any) -> Sequence[str]:
+        """Each stem and where it was written, for the summary line."""
         items = output if isinstance(output, list) else [output]
         return [f"{stem}: {path}" for item in items for stem, path in (item.get("outputs") or {}).items()]
 
@@ -434,6 +453,7 @@ def distinct_name(name: Any, fallback: str, used: set[str]) -> str:
 
 
 __all__ = [
+    "AudioShakeBaseOperator",
     "AudioShakeJobLink",
     "AudioShakeLink",
     "AudioShakeStemSeparationOperator",

@@ -2,14 +2,16 @@
 
 :class:`MusicOperator` gives every operator its connection argument, named after the hook
 (``<hook_class.conn_name_attr>``: ``riffusion_conn_id``, ``acrcloud_conn_id``, ...), a cached hook and
-the "validate after render" step. :class:`MusicJobOperator` adds the lifecycle every paid remote job
-shares::
+the "validate after render" step. Each API's base operator (``FlowMusicBaseOperator``, ...) declares that
+argument in its ``__init__`` signature, as Amazon's ``AwsBaseOperator`` declares ``aws_conn_id``, so
+``.partial()`` / ``.expand()`` take it; another API's argument fails naming the right one.
+:class:`MusicJobOperator` adds the lifecycle every paid remote job shares::
 
     validate (parse time, then after render) -> resume or submit -> store the record
       -> announce (XCom, links) -> poll once -> wait (sync) or defer (trigger)
       -> execute_complete (event checked) -> finish -> one summary line
 
-A subclass states only what differs: ``hook_class``, ``status_link``, ``state_key`` and the methods
+A subclass states only what differs: ``hook_class``, ``status_check``, ``state_key`` and the methods
 ``validate``, ``submit``, ``find_existing`` (optional), ``target``, ``announce`` (optional), ``finish`` and
 ``summarize`` (optional). See ``docs/architecture.md`` and the guide in the repository's coordination notes.
 
@@ -29,13 +31,14 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.common.compat.sdk import BaseOperator, BaseOperatorLink, XCom, conf
 
+from airflow_provider_music import core
 from airflow_provider_music.core.deadline import deadline_scope
 from airflow_provider_music.core.errors import (
     ConfigurationError,
@@ -51,7 +54,7 @@ from airflow_provider_music.core.validation import positive_number
 from airflow_provider_music.hooks.base import MusicApiHook
 from airflow_provider_music.operators.mapping import CheckedPartial
 from airflow_provider_music.operators.resume import AttemptJournal, created_after, is_retry, job_marker
-from airflow_provider_music.triggers.base import Progress, StatusLink, server_hint, validate_event
+from airflow_provider_music.triggers.base import Progress, StatusCheck, server_hint, validate_event
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -110,18 +113,24 @@ def check_flag(argument: str, value: Any) -> bool:
     raise InvalidInputError(f"{argument} must be True or False, got {value!r}")
 
 
-def pop_conn_id(owner: type, hook_class: type[MusicApiHook], kwargs: dict[str, Any]) -> tuple[str, Any]:
-    """Take the connection argument named after ``hook_class.conn_name_attr`` out of ``kwargs``.
-
-    Returns ``(argument name, value)``; the hook's default connection when not given. ``conn_id=`` or
-    another API's argument fails with an error naming the right one.
-    """
+def refuse_wrong_conn_id(owner: type, hook_class: type[MusicApiHook], kwargs: Mapping[str, Any]) -> None:
+    """``conn_id=`` or another API's connection argument fails with an error naming the right one."""
     argument = hook_class.conn_name_attr
     wrong = [name for name in ("conn_id", *KNOWN_CONN_ARGS) if name != argument and name in kwargs]
     if wrong:
         raise InvalidInputError(
             f"{owner.__name__} takes {argument}= (the {hook_class.hook_name} connection), not {wrong[0]}="
         )
+
+
+def pop_conn_id(owner: type, hook_class: type[MusicApiHook], kwargs: dict[str, Any]) -> tuple[str, Any]:
+    """Take the connection argument named after ``hook_class.conn_name_attr`` out of ``kwargs``.
+
+    Returns ``(argument name, value)``; the hook's default connection when not given. ``conn_id=`` or
+    another API's argument fails with an error naming the right one.
+    """
+    refuse_wrong_conn_id(owner, hook_class, kwargs)
+    argument = hook_class.conn_name_attr
     value = kwargs.pop(argument, None)
     if value is None:  # default_args={"riffusion_conn_id": ...} as with official providers
         value = (kwargs.get("default_args") or {}).get(argument)
@@ -135,14 +144,6 @@ def pop_conn_id(owner: type, hook_class: type[MusicApiHook], kwargs: dict[str, A
 def without_queries(text: str) -> str:
     """``text`` with every URL stripped of query string, fragment and userinfo (for logs and summaries)."""
     return _URL.sub(lambda m: redact_url(m.group(0)), text)
-
-
-def _sleep(seconds: float) -> None:
-    # The core's sleep, looked up at call time so tests that make waits instant cover this loop too.
-    # TODO(core): switch to a public sleep of core.polling once it exists.
-    from airflow_provider_music import core
-
-    core._sleep(seconds)
 
 
 def wait_until_done(
@@ -166,10 +167,10 @@ def wait_until_done(
         if deadline is not None and now >= deadline:
             state = f" (last state: {last.message or last.state})" if last else ""
             raise JobTimeoutError(f"Timed out after {timeout:.0f} s waiting for {describe}{state}")
-        _sleep(pause if deadline is None else max(0.0, min(pause, deadline - now)))
+        core._sleep(pause if deadline is None else max(0.0, min(pause, deadline - now)))
         pause = poll_interval
         try:
-            with deadline_scope(deadline):
+            with deadline_scope(deadline, poll_interval=poll_interval):
                 last = poll()
         except MusicApiError as exc:
             if not exc.retryable and not (deadline is not None and time.time() >= deadline):
@@ -200,6 +201,7 @@ class MusicLink(BaseOperatorLink):
     key: ClassVar[str] = "music_link"
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
+        """The URL the operator announced (from its memory; XCom only for operators not built on this base)."""
         remembered = operator.__dict__.get("_music_links") if hasattr(operator, "__dict__") else None
         if isinstance(remembered, dict):
             return str(remembered.get(self.key) or "")
@@ -216,20 +218,20 @@ class MusicOperator(BaseOperator):
     """Base of every operator of this provider: connection argument, cached hook, validate after render.
 
     Subclasses set ``hook_class``; the connection argument is ``hook_class.conn_name_attr`` (templated)
-    and defaults to ``hook_class.default_conn_name``.
+    and defaults to ``hook_class.default_conn_name``. Declare it in an ``__init__`` signature (each API's
+    ``<Api>BaseOperator`` does) so that Airflow's ``.partial()`` / ``.expand()`` accept it.
     """
 
     hook_class: ClassVar[type[MusicApiHook]]
     conn_arg: ClassVar[str] = "conn_id"
     #: ``.partial()`` / ``.expand()`` arguments get the ``__init__`` checks at parse time (operators/mapping.py)
-    partial = CheckedPartial()  # type: ignore[assignment]
+    partial = CheckedPartial(refuse_wrong_conn_id)  # type: ignore[assignment]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         hook_class = cls.__dict__.get("hook_class")
         if hook_class is not None:
             cls.conn_arg = hook_class.conn_name_attr
-            _accept_in_partial(cls.conn_arg)
         if getattr(cls, "hook_class", None) is not None:
             extra = (cls.conn_arg, *cls._base_template_fields())
             cls.template_fields = tuple(dict.fromkeys((*cls.template_fields, *extra)))
@@ -252,6 +254,7 @@ class MusicOperator(BaseOperator):
 
     @cached_property
     def hook(self) -> Any:
+        """The API's hook for the rendered connection argument (built once per task)."""
         return self.hook_class(self.conn_id)
 
     def validate(self) -> None:
@@ -303,22 +306,6 @@ class MusicOperator(BaseOperator):
             ti.xcom_push(key=key, value=value)
 
 
-def _accept_in_partial(argument: str) -> None:
-    """Let ``.partial(<argument>=...)`` / ``.expand(<argument>=[...])`` pass Airflow's argument check.
-
-    The argument is taken from ``**kwargs`` (its name depends on the hook), so it is not in the signature
-    Airflow reads; it is added to the parameter names Airflow keeps on ``MusicOperator.__init__``. A
-    wrong name still fails with a clear error when the operator is built.
-    """
-    names = getattr(MusicOperator.__init__, "_BaseOperatorMeta__param_names", None)
-    if isinstance(names, set):
-        names.add(argument)
-
-
-for _argument in ("conn_id", *KNOWN_CONN_ARGS):  # a wrong one then fails naming the right one (mapping.py)
-    _accept_in_partial(_argument)
-
-
 class MusicJobOperator(MusicOperator):
     """Base of the operators that start a paid remote job and wait for it.
 
@@ -331,7 +318,7 @@ class MusicJobOperator(MusicOperator):
     :param durable: resume from a previous try (``task_state_store`` / ``find_existing``); default True.
     """
 
-    status_link: ClassVar[StatusLink[Any]]
+    status_check: ClassVar[StatusCheck[Any]]
     #: ``task_state_store`` key of the job record. Renaming it on a deployed operator breaks in-flight retries.
     state_key: ClassVar[str] = "music_job"
     default_poll_interval: ClassVar[float] = 30.0
@@ -369,6 +356,7 @@ class MusicJobOperator(MusicOperator):
             self.timeout = check_seconds("timeout", self.timeout, allow_none=True)
 
     def check_rendered(self) -> None:
+        """``poll_interval`` and ``timeout`` checked again after rendering, then the base checks."""
         self._check_wait_arguments()
         super().check_rendered()
 
@@ -386,7 +374,7 @@ class MusicJobOperator(MusicOperator):
         return None
 
     def target(self, record: dict[str, Any]) -> dict[str, Any]:
-        """The status target of ``record``: call ``self.status_link.target(...)`` (its one builder)."""
+        """The status target of ``record``: call ``self.status_check.target(...)`` (its one builder)."""
         raise NotImplementedError
 
     def announce(self, record: dict[str, Any], context: Context) -> None:
@@ -406,10 +394,11 @@ class MusicJobOperator(MusicOperator):
 
     def describe(self, record: dict[str, Any] | None = None) -> str:
         """How logs and errors name the job."""
-        return self.status_link.name if record is None else self.status_link.describe(self.target(record))
+        return self.status_check.name if record is None else self.status_check.describe(self.target(record))
 
     # ---- the lifecycle ----------------------------------------------------------------------------
     def execute(self, context: Context) -> Any:
+        """The lifecycle: checks, resume or submit, announce, first poll, then wait (sync) or defer."""
         self.check_rendered()
         self._started = time.monotonic()
         record, result = self.resume_or_submit(context)
@@ -428,6 +417,8 @@ class MusicJobOperator(MusicOperator):
         self, context: Context, event: dict[str, Any] | None = None, record: dict[str, Any] | None = None,
         started: float | None = None,
     ) -> Any:
+        """Resume from the trigger: the job record (defer kwargs, event ``carry`` or the store), the
+        event checked, then finish."""
         carry = event.get("carry") if isinstance(event, dict) else None
         if not isinstance(record, dict) and isinstance(carry, dict):  # `dags test` drops the defer kwargs
             record, started = carry.get("record"), carry.get("started")
@@ -435,7 +426,7 @@ class MusicJobOperator(MusicOperator):
             store = self.state_store(context)
             record = store.get(self.state_key) if store is not None else None
         if not isinstance(record, dict):
-            raise MusicApiError(f"{self.status_link.name}: resumed from deferral without the job record ({record!r})")
+            raise MusicApiError(f"{self.status_check.name}: resumed from deferral without the job record ({record!r})")
         self._record = record
         self.announce(record, context)
         checked = validate_event(event, describe=self.describe(record))
@@ -470,14 +461,14 @@ class MusicJobOperator(MusicOperator):
 
     def _status_of_previous(self, record: dict[str, Any]) -> PollResult | None:
         try:
-            return self.status_link.poll(self.hook, self.target(record))
+            return self.status_check.poll(self.hook, self.target(record))
         except NotFoundError as exc:
             self.log.warning("%s is gone: %s", self.describe(record), exc)
             return None
 
     def _first_poll(self, record: dict[str, Any], target: dict[str, Any]) -> PollResult:
         try:
-            return self.status_link.poll(self.hook, target)
+            return self.status_check.poll(self.hook, target)
         except MusicApiError as exc:
             if not exc.retryable:
                 raise
@@ -491,7 +482,7 @@ class MusicJobOperator(MusicOperator):
         self.log.info("Deferring: waiting for %s in the triggerer", self.describe(record))
         carry = {"record": record, "started": started}
         self.defer(
-            trigger=self.status_link.trigger(
+            trigger=self.status_check.trigger(
                 conn_id=self.conn_id, target=target, poll_interval=self.poll_interval, timeout=timeout, carry=carry
             ),
             method_name="execute_complete",
@@ -502,7 +493,7 @@ class MusicJobOperator(MusicOperator):
     def _wait(self, record: dict[str, Any], target: dict[str, Any], first: PollResult) -> PollResult:
         assert isinstance(self.poll_interval, float)  # checked after rendering
         return wait_until_done(
-            lambda: self.status_link.poll(self.hook, target), first=first, poll_interval=self.poll_interval,
+            lambda: self.status_check.poll(self.hook, target), first=first, poll_interval=self.poll_interval,
             timeout=self.timeout if isinstance(self.timeout, float) else None, describe=self.describe(record),
             logger=self.log,
         )
@@ -514,7 +505,7 @@ class MusicJobOperator(MusicOperator):
         if result is not None:
             items = "; ".join(without_queries(str(item)) for item in self.summarize(record, output))
             elapsed = time.monotonic() - self._started
-            self.log.info("%s finished in %.0f s: %s", self.status_link.name, elapsed, items)
+            self.log.info("%s finished in %.0f s: %s", self.status_check.name, elapsed, items)
         return output
 
     def on_kill(self) -> None:
@@ -522,11 +513,11 @@ class MusicJobOperator(MusicOperator):
         record = self._record
         if record is None:
             return
-        if self.status_link.cancel is None:
+        if self.status_check.cancel is None:
             self.log.info("%s has no cancel call: %s keeps running", self.hook_class.hook_name, self.describe(record))
             return
         try:
-            self.status_link.cancel_job(self.hook, self.target(record))
+            self.status_check.cancel_job(self.hook, self.target(record))
             self.log.info("Cancelled %s", self.describe(record))
         except Exception as exc:
             self.log.warning("Could not cancel %s: %s", self.describe(record), exc)

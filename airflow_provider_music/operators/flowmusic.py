@@ -17,10 +17,19 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_music import core
 from airflow_provider_music.contract import flowmusic as fm
-from airflow_provider_music.core.errors import InvalidInputError, MusicApiError, NotFoundError
-from airflow_provider_music.core.files import ensure_writable_destination, output_location, to_storage_path
-from airflow_provider_music.core.lost import CLOCK_SKEW, answer_lost
-from airflow_provider_music.core.names import distinct_file_name
+from airflow_provider_music.core.errors import (
+    CLOCK_SKEW,
+    InvalidInputError,
+    MusicApiError,
+    NotFoundError,
+    answer_lost,
+)
+from airflow_provider_music.core.files import (
+    distinct_file_name,
+    ensure_writable_destination,
+    output_location,
+    to_storage_path,
+)
 from airflow_provider_music.hooks.flowmusic import FlowMusicHook, FlowMusicLostCreateError
 from airflow_provider_music.operators.base import (
     MusicJobOperator,
@@ -68,15 +77,27 @@ def _check_now(argument: str, value: Any, check: Any) -> None:
         check(argument, value)
 
 
-class _FlowMusicJobOperator(MusicJobOperator):
-    """What generate and edit share: the replyRef marker, crash-safe create, the job record and output."""
+class FlowMusicBaseOperator(MusicOperator):
+    """Base of every FlowMusic operator and sensor: the ``flowmusic_conn_id`` argument and the typed hook.
+
+    :param flowmusic_conn_id: the FlowMusic connection (templated; default ``flowmusic_default``). Another
+        API's connection argument, or ``conn_id=``, fails with an error naming this one.
+    """
 
     hook_class = FlowMusicHook
-    status_link = JOB_STATUS
+    hook: FlowMusicHook
+
+    def __init__(self, *, flowmusic_conn_id: str = FlowMusicHook.default_conn_name, **kwargs: Any) -> None:
+        super().__init__(flowmusic_conn_id=flowmusic_conn_id, **kwargs)
+
+
+class _FlowMusicJobOperator(FlowMusicBaseOperator, MusicJobOperator):
+    """What generate and edit share: the replyRef marker, crash-safe create, the job record and output."""
+
+    status_check = JOB_STATUS
     operator_extra_links = (FlowMusicSongLink(),)
     default_poll_interval = 15.0
     default_timeout = 1800.0
-    hook: FlowMusicHook
 
     def __init__(self, *, model: str | None = None, reply_url: str | None = None, reply_ref: str | None = None,
                  resubmit_if_lost: bool = False, allow_unknown_model: bool = False, **kwargs: Any) -> None:
@@ -108,16 +129,12 @@ class _FlowMusicJobOperator(MusicJobOperator):
     def submit(self, context: Context, previous: dict[str, Any] | None) -> dict[str, Any]:
         ref = self.marker(context)
         body = self.request(ref)
-        journal = self.attempts(context)
         sent_at = time.time()
-        if journal.store is not None:  # 3.3+: kept until the next create, so a later try knows one was sent
-            journal.store.set(journal.key, {"at": sent_at, "reply_ref": ref})
-        try:
-            job = self.create(body)
+        try:  # 3.3+: the note is kept until the next create, so a later try knows one was sent
+            job = self.attempts(context).send(lambda: self.create(body), keep_on_answer=True, reply_ref=ref)
         except MusicApiError as exc:
             if not answer_lost(exc):
-                journal.clear()
-                raise  # the API refused the request: nothing was created
+                raise  # the API refused the request: nothing was created (the journal cleared its note)
             return self.recover(exc, body, ref, sent_at)
         return {"jobid": job["jobid"], "email": job.get("email"), "reply_ref": ref, "sent_at": sent_at}
 
@@ -245,6 +262,7 @@ class FlowMusicGenerateOperator(_FlowMusicJobOperator):
         _check_now("prompt", prompt, lambda a, v: fm.check_text(a, v, required=True, max_length=fm.PROMPT_MAX))
 
     def request(self, reply_ref: str | None) -> dict[str, Any]:
+        """The ``POST music`` body (async mode); every argument checked, no request made."""
         return fm.build_generate_body(
             self.prompt, lyrics=self.lyrics, instrumental=self.instrumental, ghostwriter=self.ghostwriter,
             ref_images=self.ref_images, ref_audios=self.ref_audios, email=self.account_email, model=self.model,
@@ -252,9 +270,11 @@ class FlowMusicGenerateOperator(_FlowMusicJobOperator):
         )
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Send the generate request (paid); returns the job summary."""
         return self.hook.send_generate(body)
 
     def kept(self, output: dict[str, Any]) -> dict[str, Any]:
+        """The clips ``keep`` asks for (all of them when the job gave fewer), ids and summary updated."""
         clips = list(output.get("clips") or [])
         chosen = {"both": clips, "first": clips[:1], "second": clips[1:2]}[self.keep]
         if not chosen:  # a job that gave one clip only: keep it rather than nothing (it was paid for)
@@ -292,6 +312,7 @@ class FlowMusicEditOperator(_FlowMusicJobOperator):
         self.clip_index = int(fm.check_number("clip_index", clip_index, 0, 9, integer=True) or 0)
 
     def clip_id(self) -> str:
+        """The source clip: ``clip`` itself, or clip ``clip_index`` of a job result."""
         return fm.pick_clip(self.clip, self.clip_index)
 
     def clip_duration(self, clip_id: str) -> Any:
@@ -302,6 +323,7 @@ class FlowMusicEditOperator(_FlowMusicJobOperator):
         return found[0].get("duration_s") if found else None
 
     def request(self, reply_ref: str | None) -> dict[str, Any]:
+        """The edit body for ``operation`` (its fields checked, the clip's duration when known); no request."""
         if self.edit_params is not None and not isinstance(self.edit_params, Mapping):
             raise InvalidInputError(f"edit_params must be a dict of the operation's fields, got {self.edit_params!r}"[:200])
         clip = self.clip_id()
@@ -310,6 +332,7 @@ class FlowMusicEditOperator(_FlowMusicJobOperator):
                                   reply_url=self.reply_url, reply_ref=reply_ref, mode="async")
 
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Send the edit request (paid); returns the job summary."""
         return self.hook.send_edit(body)
 
 
@@ -321,11 +344,8 @@ def _clip_name(clip: Mapping[str, Any], ext: str = "") -> str:
     return distinct_file_name(f"{title}-{key}", "clip", suffix=f".{ext}" if ext else "", case_sensitive=True)
 
 
-class _FlowMusicFiles(MusicOperator):
+class _FlowMusicFiles(FlowMusicBaseOperator):
     """What the operators writing clips to files share: the source choice and one download per clip."""
-
-    hook_class = FlowMusicHook
-    hook: FlowMusicHook
 
     def __init__(self, *, destination: Any, source: str = "wav_url", **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -364,6 +384,7 @@ class FlowMusicDownloadOperator(_FlowMusicFiles):
         self.clips = clips
 
     def validate(self) -> None:
+        """Bare clip ids only with ``source='mp3'`` (they carry no URLs) and a writable ``destination``."""
         for item in self._items():
             if isinstance(item, str) and not item.startswith("job:") and self.source != "mp3":
                 raise InvalidInputError(f"clips: {item[:60]!r} is a bare clip id without URLs: pass the job "
@@ -378,6 +399,7 @@ class FlowMusicDownloadOperator(_FlowMusicFiles):
         return items
 
     def resolve(self) -> list[Mapping[str, Any]]:
+        """The clips to download: from job results, clip dicts, ``job:`` ids or bare clip ids."""
         out: list[Mapping[str, Any]] = []
         for item in self._items():
             if isinstance(item, Mapping) and isinstance(item.get("clips"), list):
@@ -405,6 +427,7 @@ class FlowMusicDownloadOperator(_FlowMusicFiles):
         return live
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """Download every clip into ``destination``; returns ``{files, ...}`` (local paths, no URLs)."""
         self.check_rendered()
         clips = self.resolve()
         live = self.live_urls()
@@ -434,18 +457,23 @@ class FlowMusicStemsOperator(_FlowMusicFiles):
         self.clip_index = int(fm.check_number("clip_index", clip_index, 0, 9, integer=True) or 0)
 
     def clip_id(self) -> str:
+        """The source clip: ``clip`` itself, or clip ``clip_index`` of a job result."""
         return fm.pick_clip(self.clip, self.clip_index)
 
     def source_title(self) -> str | None:
+        """The source clip's title when ``clip`` is a job result (names the stems folder)."""
         clips = self.clip.get("clips") if isinstance(self.clip, Mapping) else None
         found = clips[self.clip_index] if isinstance(clips, list) and len(clips) > self.clip_index else None
         return found.get("title") if isinstance(found, Mapping) else None
 
     def validate(self) -> None:
+        """A valid source clip and a writable ``destination``, before any request."""
         self.clip_id()
         ensure_writable_destination(self.destination, argument="destination")
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """Split the clip into stems and download each (signed URLs used at once, never returned);
+        returns the paths per stem."""
         self.check_rendered()
         source = self.clip_id()
         stems = self.hook.split_stems(source, live_urls=True)  # signed URLs used now, never returned
@@ -455,7 +483,7 @@ class FlowMusicStemsOperator(_FlowMusicFiles):
         return {"clip": source, "stems": paths, "stem_clip_ids": {s["stem"]: s["clip"] for s in stems}}
 
 
-class FlowMusicUploadOperator(MusicOperator):
+class FlowMusicUploadOperator(FlowMusicBaseOperator):
     """Upload a reference image or audio file (POST files, raw body) for ``ref_images`` / ``ref_audios``.
 
     Type, size (images 20 MB, audio 40 MB) and first bytes are checked before sending. A retry of a
@@ -467,8 +495,6 @@ class FlowMusicUploadOperator(MusicOperator):
         only there). ``strip_metadata``: strip AI-provenance metadata from images (API default True).
     """
 
-    hook_class = FlowMusicHook
-    hook: FlowMusicHook
     template_fields: Sequence[str] = ("source", "content_type", "account_email")
     state_key = "flowmusic_upload"
 
@@ -481,6 +507,7 @@ class FlowMusicUploadOperator(MusicOperator):
         _check_now("strip_metadata", strip_metadata, fm.check_bool)
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """Upload the file (an earlier try's asset reused on Airflow 3.3+); returns ``{id, url, kind, email}``."""
         self.check_rendered()
         store = self.state_store(context)  # None below Airflow 3.3 or with durable=False
         key = f"{self.source}|{self.content_type}|{self.account_email}"
@@ -496,7 +523,7 @@ class FlowMusicUploadOperator(MusicOperator):
         return asset
 
 
-class FlowMusicLyricsOperator(MusicOperator):
+class FlowMusicLyricsOperator(FlowMusicBaseOperator):
     """Write lyrics for free (POST music/lyrics). Returns ``{title, lyrics, sound_prompt, email}``: feed
     ``lyrics`` and ``sound_prompt`` (as ``prompt``) to :class:`FlowMusicGenerateOperator`.
 
@@ -505,8 +532,6 @@ class FlowMusicLyricsOperator(MusicOperator):
     :param account_email: FlowMusic account (API field ``email``). Templated.
     """
 
-    hook_class = FlowMusicHook
-    hook: FlowMusicHook
     template_fields: Sequence[str] = ("prompt", "structure", "account_email")
 
     def __init__(self, *, prompt: str, structure: str | None = None, account_email: str | None = None,
@@ -515,9 +540,11 @@ class FlowMusicLyricsOperator(MusicOperator):
         self.prompt, self.structure, self.account_email = prompt, structure, account_email
 
     def validate(self) -> None:
+        """The lyrics request (prompt, structure, account) checked without sending it."""
         fm.build_lyrics_body(self.prompt, structure=self.structure, email=self.account_email)
 
     def execute(self, context: Context) -> dict[str, Any]:
+        """Ask FlowMusic for lyrics (free); returns ``{title, lyrics, sound_prompt, email}``."""
         self.check_rendered()
         result = self.hook.write_lyrics(self.prompt, structure=self.structure, email=self.account_email)
         self.log.info("FlowMusic wrote lyrics %r (%d characters)", result.get("title"), len(result.get("lyrics", "")))

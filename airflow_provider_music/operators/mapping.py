@@ -46,6 +46,7 @@ class LaterValue:
         self.argument = argument
 
     def resolve(self, *args: Any, **kwargs: Any) -> Any:
+        """Always raises: the value is known only when the task runs."""
         raise TypeError(f"LaterValue({self.argument!r}) is known only when the task runs")
 
     def __repr__(self) -> str:
@@ -201,14 +202,29 @@ class CheckedPartial:
     """``Operator.partial``: Airflow's own, then the operator's parse-time checks of the arguments.
 
     Set as ``MusicOperator.partial``; on a task (not a class) it keeps Airflow's behaviour (a ``TypeError``).
+    ``refuse(operator_class, hook_class, kwargs)`` runs first, before Airflow's own check of the argument
+    names: it turns a connection argument of another API (which Airflow would call "unexpected") into an
+    error naming the right one.
     """
+
+    def __init__(self, refuse: Callable[[type, Any, Mapping[str, Any]], None] | None = None) -> None:
+        self.refuse = refuse
 
     def __get__(self, obj: Any, owner: type | None = None) -> Callable[..., Any]:
         original = vars(BaseOperator)["partial"].__get__(obj, owner)
         if obj is not None or owner is None:
             return original  # type: ignore[no-any-return]
+        refuse = self.refuse
+        hook_class = next((k.__dict__["hook_class"] for k in owner.__mro__ if "hook_class" in k.__dict__), None)
 
         def partial(**kwargs: Any) -> Any:
+            if refuse is not None and hook_class is not None:
+                try:
+                    refuse(owner, hook_class, kwargs)
+                except Exception as error:
+                    error.add_note(f"{owner.__name__}: .partial(task_id={kwargs.get('task_id')!r}) arguments "
+                                   "(checked when the DAG file is parsed)")
+                    raise
             made = original(**kwargs)
             _mapped_or_refused(made, lambda cls, partial_kwargs, _: check_partial(cls, partial_kwargs), None)
             base: Any = type(made)

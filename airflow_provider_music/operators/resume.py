@@ -15,8 +15,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from airflow_provider_music.core.errors import MusicApiError
-from airflow_provider_music.core.lost import CLOCK_SKEW, answer_lost
+from airflow_provider_music.core.errors import CLOCK_SKEW, MusicApiError, answer_lost
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
@@ -58,7 +57,7 @@ class AttemptJournal:
 
     ``send`` writes ``{"at": time, **facts}`` first, runs the request, and removes the note when a
     definite answer came back - an answer, or an error saying the request was not processed. The note
-    stays when the answer may have been lost (:func:`~airflow_provider_music.core.lost.answer_lost`).
+    stays when the answer may have been lost (:func:`~airflow_provider_music.core.errors.answer_lost`).
     """
 
     def __init__(self, store: Any, key: str) -> None:
@@ -70,7 +69,10 @@ class AttemptJournal:
         found = self.store.get(self.key) if self.store is not None else None
         return found if isinstance(found, dict) and found else None
 
-    def send(self, request: Callable[[], T], **facts: Any) -> T:
+    def send(self, request: Callable[[], T], *, keep_on_answer: bool = False, **facts: Any) -> T:
+        """Run ``request`` with the note written first; see the class. ``keep_on_answer=True`` keeps the note
+        after a successful answer too (until the next ``send``): the caller stores its job record right after,
+        and a worker that dies in between leaves a later try the note instead of nothing."""
         if self.store is not None:
             self.store.set(self.key, {"at": time.time(), **facts})
         try:
@@ -82,9 +84,11 @@ class AttemptJournal:
         except Exception:
             self.clear()
             raise
-        self.clear()
+        if not keep_on_answer:
+            self.clear()
         return answer
 
     def clear(self) -> None:
+        """Remove the note (a definite answer came back)."""
         if self.store is not None:
             self.store.set(self.key, {})

@@ -22,9 +22,8 @@ from airflow_provider_music.contract.riffusion import (
     song_state,
 )
 from airflow_provider_music.contract.riffusion_files import song_file_name
-from airflow_provider_music.core.errors import InvalidInputError, MusicApiError
+from airflow_provider_music.core.errors import CLOCK_SKEW, InvalidInputError, MusicApiError
 from airflow_provider_music.core.files import ensure_writable_destination, to_storage_path
-from airflow_provider_music.core.lost import CLOCK_SKEW
 from airflow_provider_music.core.parsing import format_seconds
 from airflow_provider_music.core.polling import PollResult
 from airflow_provider_music.hooks.riffusion import (
@@ -72,7 +71,21 @@ def _local_or_url(path: Any) -> str:
 # --------------------------------------------------------------------------------------------------
 # Upload audio
 # --------------------------------------------------------------------------------------------------
-class RiffusionUploadAudioOperator(MusicJobOperator):
+class RiffusionBaseOperator(MusicOperator):
+    """Base of every Riffusion operator and sensor: the ``riffusion_conn_id`` argument and the typed hook.
+
+    :param riffusion_conn_id: the Riffusion connection (templated; default ``riffusion_default``). Another API's
+        connection argument, or ``conn_id=``, fails with an error naming this one.
+    """
+
+    hook_class = RiffusionHook
+    hook: RiffusionHook
+
+    def __init__(self, *, riffusion_conn_id: str = RiffusionHook.default_conn_name, **kwargs: Any) -> None:
+        super().__init__(riffusion_conn_id=riffusion_conn_id, **kwargs)
+
+
+class RiffusionUploadAudioOperator(RiffusionBaseOperator, MusicJobOperator):
     """Upload an mp3/m4a/wav file to Riffusion and (optionally) wait until it is processed.
 
     Returns the normalised upload: ``id``, ``audio_upload_id``, ``transcription_job_id``, ``status``,
@@ -97,8 +110,7 @@ class RiffusionUploadAudioOperator(MusicJobOperator):
     say a file pending after 10 minutes never completes).
     """
 
-    hook_class = RiffusionHook
-    status_link = UPLOAD_STATUS
+    status_check = UPLOAD_STATUS
     state_key = "riffusion_upload"
     default_poll_interval = 10.0
     default_timeout = 600.0
@@ -128,6 +140,8 @@ class RiffusionUploadAudioOperator(MusicJobOperator):
         return self.source
 
     def submit(self, context: Context, previous: dict[str, Any] | None) -> dict[str, Any]:
+        """Upload the audio (journalled); an earlier try whose upload answer was lost fails the task
+        instead of uploading again, unless ``recreate_on_lost_answer``."""
         journal = self.attempts(context)
         earlier = journal.earlier()
         if earlier and earlier.get("source") == str(self.source) and not self.recreate_on_lost_answer:
@@ -145,14 +159,17 @@ class RiffusionUploadAudioOperator(MusicJobOperator):
         return record
 
     def target(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The status target: the upload (and its account's ``user_id``)."""
         return upload_target(_upload_of(record)["id"], record.get("user_id") or self.user_id)
 
     def announce(self, record: dict[str, Any], context: Context) -> None:
+        """Push ``upload_id`` and ``audio_upload_id`` before waiting."""
         upload = _upload_of(record)
         self.push(context, "upload_id", upload["id"])
         self.push(context, "audio_upload_id", upload.get("audio_upload_id") or upload["id"])
 
     def finish(self, record: dict[str, Any], result: PollResult | None, context: Context) -> dict[str, Any]:
+        """The upload merged with its final status; ``fail_on_copyright_match`` fails the task on a match."""
         merged = dict(_upload_of(record))
         for key, value in (result.payload if result is not None else {}).items():
             if value is not None or key not in merged:
@@ -164,6 +181,7 @@ class RiffusionUploadAudioOperator(MusicJobOperator):
         return merged
 
     def summarize(self, record: dict[str, Any], output: Any) -> Sequence[str]:
+        """The upload's id, status, flag and matches, for the summary line."""
         matches = len(output.get("matches") or [])
         return [f"upload {output.get('id')} {output.get('status')}, flagged={output.get('is_flagged')}, {matches} match(es)"]
 
@@ -171,7 +189,7 @@ class RiffusionUploadAudioOperator(MusicJobOperator):
 # --------------------------------------------------------------------------------------------------
 # Compose (create-prompt / create-compose)
 # --------------------------------------------------------------------------------------------------
-class RiffusionComposeOperator(MusicJobOperator):
+class RiffusionComposeOperator(RiffusionBaseOperator, MusicJobOperator):
     """Generate songs with Riffusion (two songs per call) and wait for them.
 
     ``mode="prompt"`` calls create-prompt with ``prompt`` (and ``instrumental``); ``mode="compose"``
@@ -191,8 +209,7 @@ class RiffusionComposeOperator(MusicJobOperator):
     :class:`RiffusionDownloadOperator` as ``song_ids=compose.output`` (mapped composes too).
     """
 
-    hook_class = RiffusionHook
-    status_link = SONG_STATUS
+    status_check = SONG_STATUS
     state_key = "riffusion_compose_jobs"
     default_poll_interval = 15.0
     default_timeout = 1800.0
@@ -256,6 +273,7 @@ class RiffusionComposeOperator(MusicJobOperator):
         }
 
     def validate(self) -> None:
+        """Build the create body (every check of ``mode``'s arguments) without sending it."""
         self.hook.create_body(self.mode, reply_ref=self.reply_ref, **self._create_kwargs())  # every check, no request
 
     def _reply_ref(self, context: Context) -> str:
@@ -289,6 +307,8 @@ class RiffusionComposeOperator(MusicJobOperator):
         return None
 
     def submit(self, context: Context, previous: dict[str, Any] | None) -> dict[str, Any]:
+        """Create the songs (journalled, with a replyRef marker; a lost answer is looked up, never re-sent
+        blindly); the record holds the job ids."""
         reply_ref = self._reply_ref(context)
         job_ids = self.attempts(context).send(lambda: self.hook.create_with_recovery(
             self.mode, reply_ref=reply_ref, look_before=False, recreate_on_lost_answer=self.recreate_on_lost_answer, **self._create_kwargs()
@@ -297,13 +317,16 @@ class RiffusionComposeOperator(MusicJobOperator):
         return {"job_ids": job_ids, "user_id": self.user_id}
 
     def target(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The status target: the job ids (and ``user_id``)."""
         return song_target(record["job_ids"], record.get("user_id"))
 
     def announce(self, record: dict[str, Any], context: Context) -> None:
+        """Push ``job_ids`` and the first song's share link before waiting."""
         self.push(context, "job_ids", list(record["job_ids"]))
         self.push_link(context, RiffusionSongLink, share_url(record["job_ids"][0]))
 
     def finish(self, record: dict[str, Any], result: PollResult | None, context: Context) -> dict[str, Any]:
+        """``{job_ids, user_id, song_ids, songs}`` from the final status (empty lists when not waiting)."""
         out: dict[str, Any] = {"job_ids": list(record["job_ids"]), "user_id": record.get("user_id"), "song_ids": [], "songs": []}
         if result is None:
             return out
@@ -316,6 +339,7 @@ class RiffusionComposeOperator(MusicJobOperator):
         return out
 
     def summarize(self, record: dict[str, Any], output: Any) -> Sequence[str]:
+        """Title, duration and share link of each song, for the summary line."""
         return [
             f"{s.get('title') or s.get('id')} ({format_seconds(s.get('duration_s'))} s) {s.get('share_url') or ''}".strip()
             for s in output["songs"]
@@ -325,7 +349,7 @@ class RiffusionComposeOperator(MusicJobOperator):
 # --------------------------------------------------------------------------------------------------
 # Download
 # --------------------------------------------------------------------------------------------------
-class RiffusionDownloadOperator(MusicOperator):
+class RiffusionDownloadOperator(RiffusionBaseOperator):
     """Download completed songs to a folder (local or any ``ObjectStoragePath``).
 
     One file per song named ``<title>-<song id>.<ext>`` (safe, and distinct for distinct ids). Formats:
@@ -344,7 +368,6 @@ class RiffusionDownloadOperator(MusicOperator):
     :param riffusion_conn_id: connection id (default ``riffusion_default``). Templated.
     """
 
-    hook_class = RiffusionHook
     template_fields: Sequence[str] = ("song_ids", "destination", "user_id", "destination_conn_id")
 
     def __init__(
@@ -367,9 +390,11 @@ class RiffusionDownloadOperator(MusicOperator):
         self.destination_conn_id = destination_conn_id
 
     def validate(self) -> None:
+        """``song_ids`` are valid ids, before any request."""
         normalize_job_ids(self.song_ids, argument="song_ids")
 
     def execute(self, context: Context) -> list[str]:
+        """Download every song into ``destination`` (default: a temp folder); returns the file paths."""
         self.check_rendered()
         ids = normalize_job_ids(self.song_ids, argument="song_ids")
         dest = self.destination or os.path.join(tempfile.gettempdir(), "riffusion")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from airflow_provider_music.operators.acrcloud import AcrCloudBaseOperator
 from airflow_provider_music.sensors.base import MusicJobSensor
 from airflow_provider_music.triggers.acrcloud import (
     DUMP_STATUS,
@@ -16,7 +17,7 @@ from airflow_provider_music.triggers.acrcloud import (
 )
 
 
-class _BucketSensor(MusicJobSensor):
+class _BucketSensor(AcrCloudBaseOperator, MusicJobSensor):
     bucket_id: Any
 
     def _bucket(self) -> Any:
@@ -35,7 +36,7 @@ class AcrCloudFileStateSensor(_BucketSensor):
     Returns (XCom) ``{"bucket_id", "total", "ready", "processing", "failed", "files"}``.
     """
 
-    link = FILE_STATE
+    status_check = FILE_STATE
     template_fields: Sequence[str] = ("bucket_id", "ids")
 
     def __init__(self, *, ids: Any, bucket_id: Any = None, **kwargs: Any) -> None:
@@ -44,13 +45,14 @@ class AcrCloudFileStateSensor(_BucketSensor):
         self.ids = ids
 
     def target(self) -> dict[str, Any]:
+        """The status target: ``ids`` in the bucket (default: the connection's bucket)."""
         return file_state_target(self._bucket(), self.ids)
 
 
 class AcrCloudDumpSensor(_BucketSensor):
     """Wait until the dump of a bucket is ready (``status`` 1). Starts today's dump if none exists."""
 
-    link = DUMP_STATUS
+    status_check = DUMP_STATUS
     template_fields: Sequence[str] = ("bucket_id",)
 
     def __init__(self, *, bucket_id: Any = None, **kwargs: Any) -> None:
@@ -58,13 +60,14 @@ class AcrCloudDumpSensor(_BucketSensor):
         self.bucket_id = bucket_id
 
     def target(self) -> dict[str, Any]:
+        """The status target: the bucket's dump."""
         return dump_target(self._bucket())
 
 
-class AcrCloudScanSensor(MusicJobSensor):
+class AcrCloudScanSensor(AcrCloudBaseOperator, MusicJobSensor):
     """Wait until file-scanning files have results (state 1 or -1 "no results"); -2/-3 fail."""
 
-    link = SCAN_STATUS
+    status_check = SCAN_STATUS
     template_fields: Sequence[str] = ("container_id", "file_ids")
 
     def __init__(self, *, container_id: Any, file_ids: Any, **kwargs: Any) -> None:
@@ -73,4 +76,5 @@ class AcrCloudScanSensor(MusicJobSensor):
         self.file_ids = file_ids
 
     def target(self) -> dict[str, Any]:
+        """The status target: ``file_ids`` in container ``container_id``."""
         return scan_target(self.container_id, self.file_ids)

@@ -7,11 +7,12 @@ from typing import Any
 
 from airflow_provider_music.contract.audioshake import normalise_ids
 from airflow_provider_music.core import InvalidInputError
+from airflow_provider_music.operators.audioshake import AudioShakeBaseOperator
 from airflow_provider_music.sensors.base import MusicJobSensor
 from airflow_provider_music.triggers.audioshake import SEPARATION_STATUS, separation_target
 
 
-class AudioShakeJobSensor(MusicJobSensor):
+class AudioShakeJobSensor(AudioShakeBaseOperator, MusicJobSensor):
     """Wait until AudioShake jobs or a task are completed; any failure fails the task with AudioShake's message.
 
     Give exactly one of ``job_ids`` (legacy Jobs API: an id, a list of ids, a ``{stem: job_id}`` dict, or the
@@ -24,7 +25,7 @@ class AudioShakeJobSensor(MusicJobSensor):
     :param audioshake_conn_id: connection id (default ``audioshake_default``). Templated.
     """
 
-    link = SEPARATION_STATUS
+    status_check = SEPARATION_STATUS
     template_fields: Sequence[str] = ("job_ids", "audioshake_task_id")
     ui_color = "#f2e6ff"
 
@@ -34,6 +35,7 @@ class AudioShakeJobSensor(MusicJobSensor):
         self.audioshake_task_id = audioshake_task_id
 
     def target(self) -> dict[str, Any]:
+        """The status target: ``job_ids`` (legacy Jobs API) or ``audioshake_task_id`` (Tasks API), exactly one."""
         jobs = normalise_ids(self.job_ids, argument="job_ids")
         tasks = normalise_ids(self.audioshake_task_id, argument="audioshake_task_id")
         if bool(jobs) == bool(tasks):

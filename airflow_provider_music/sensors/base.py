@@ -1,14 +1,16 @@
-"""The one sensor shape shared by every API: poke, reschedule or deferrable, one typed status link.
+"""The one sensor shape shared by every API: poke, reschedule or deferrable, one typed status check.
 
-A concrete sensor declares ``link = SOME_STATUS_LINK`` (see :mod:`airflow_provider_music.triggers.base`)
-and builds ``target()`` with that link's one target builder. ``poke`` calls the link's sync status
-method; deferrable mode pokes once and then hands the same target to the link's trigger, whose
+A concrete sensor declares ``status_check = SOME_STATUS`` (see :mod:`airflow_provider_music.triggers.base`)
+and builds ``target()`` with that check's one target builder. ``poke`` calls the check's sync status
+method; deferrable mode pokes once and then hands the same target to the check's trigger, whose
 ``async`` twin does the waiting. The connection argument is named after the hook
 (``riffusion_conn_id``, ``acrcloud_conn_id``, ...), like every operator of the provider.
 """
 
 from __future__ import annotations
 
+import sys
+import warnings
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -22,10 +24,38 @@ from airflow.providers.common.compat.sdk import (
 from airflow_provider_music.core.errors import JobTimeoutError, WatchedJobFailedError
 from airflow_provider_music.core.polling import PollResult
 from airflow_provider_music.operators.base import MusicOperator, check_flag, check_seconds, without_queries
-from airflow_provider_music.triggers.base import Progress, StatusLink, settle_seconds, validate_event
+from airflow_provider_music.triggers.base import (
+    Progress,
+    StatusCheck,
+    configured_settle_seconds,
+    settle_seconds,
+    validate_event,
+)
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
+
+
+#: Shortest ``poke_interval`` in ``reschedule`` mode that does not warn (seconds).
+RESCHEDULE_MIN_INTERVAL = 60.0
+#: CPU seconds of Airflow's own work per reschedule poke (task start, execution-API calls, the reschedule),
+#: measured in bench/README.md (issue 16: 0.3-0.37 s).
+RESCHEDULE_POKE_CPU_SECONDS = 0.3
+
+
+def _warn_at_dag_line(message: str, category: type[Warning]) -> None:
+    """Warn at the first caller outside Airflow and this package (the DAG file's line), whatever the number of
+    ``__init__`` wrappers in between."""
+    frame = sys._getframe(1)
+    while frame.f_back is not None and str(frame.f_globals.get("__name__", "")).startswith("airflow"):
+        frame = frame.f_back
+    warnings.warn_explicit(message, category, frame.f_code.co_filename, frame.f_lineno,
+                           module=str(frame.f_globals.get("__name__", "")),
+                           registry=frame.f_globals.setdefault("__warningregistry__", {}))
+
+
+class RescheduleCostWarning(UserWarning):
+    """A sensor in ``reschedule`` mode pokes more often than once a minute (each poke is a task start)."""
 
 
 class MusicJobSensor(MusicOperator, BaseSensorOperator):
@@ -37,15 +67,17 @@ class MusicJobSensor(MusicOperator, BaseSensorOperator):
     :param timeout: seconds before the sensor gives up (``AirflowSensorTimeout``; finite, > 0).
 
     In ``reschedule`` mode the next poke is at least ``[music] settle_seconds`` away (default 20 s): an
-    earlier reschedule date meets an Airflow scheduler race that fails the task (see triggers/base.py).
+    earlier reschedule date meets an Airflow scheduler race that fails the task (see triggers/base.py). Each
+    reschedule poke costs ~0.3 CPU s of Airflow's own work (a task start; bench/README.md): a ``poke_interval``
+    under 60 s in that mode warns (:class:`RescheduleCostWarning`) when the DAG file is parsed.
     """
 
-    link: ClassVar[StatusLink[Any]]
+    status_check: ClassVar[StatusCheck[Any]]
     default_timeout: ClassVar[float | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        if "link" in cls.__dict__:
-            cls.hook_class = cls.link.hook_class
+        if "status_check" in cls.__dict__:
+            cls.hook_class = cls.status_check.hook_class
         super().__init_subclass__(**kwargs)
 
     def __init__(
@@ -69,13 +101,33 @@ class MusicJobSensor(MusicOperator, BaseSensorOperator):
         self.deferrable = check_flag("deferrable", deferrable)
         self._progress: Progress | None = None
         self._last: PollResult | None = None
+        self._warn_if_reschedule_is_costly()
+
+    def _warn_if_reschedule_is_costly(self) -> None:
+        """At DAG parse time: ``mode="reschedule"`` (not deferrable) with a poke interval under a minute warns."""
+        if self.deferrable or self.mode != "reschedule":
+            return
+        interval = self.poke_interval.total_seconds() if isinstance(self.poke_interval, timedelta) else \
+            float(self.poke_interval)
+        if interval >= RESCHEDULE_MIN_INTERVAL:
+            return
+        settle = configured_settle_seconds()
+        _warn_at_dag_line(
+            f"{type(self).__name__} task {self.task_id!r}: mode='reschedule' with poke_interval={interval:g} s. "
+            f"Each reschedule poke starts a task process: ~{RESCHEDULE_POKE_CPU_SECONDS} CPU s of Airflow's own "
+            f"work per poke (measured, bench/README.md), so short intervals load workers and the scheduler; and "
+            f"with [music] settle_seconds={settle:g} s the sensor pokes at most every {max(interval, settle):g} s. "
+            f"Use poke_interval >= {RESCHEDULE_MIN_INTERVAL:g} s, or deferrable=True for short waits.",
+            RescheduleCostWarning,
+        )
 
     def target(self) -> dict[str, Any]:
-        """The status target: call ``self.link.target(...)`` (the link's one builder) with the sensor's inputs."""
+        """The status target: call ``self.status_check.target(...)`` (the check's one builder) with the sensor's inputs."""
         raise NotImplementedError
 
     def describe(self) -> str:
-        return self.link.describe(self.target())
+        """How logs and errors name the watched job(s)."""
+        return self.status_check.describe(self.target())
 
     def _handle(self, result: PollResult) -> PokeReturnValue:
         if result.state == "failed":
@@ -90,9 +142,12 @@ class MusicJobSensor(MusicOperator, BaseSensorOperator):
         return PokeReturnValue(is_done=False)
 
     def poke(self, context: Context) -> PokeReturnValue:
-        return self._handle(self.link.poll(self.hook, self.target()))
+        """One status check: done on success, :class:`WatchedJobFailedError` on failure, else not yet."""
+        return self._handle(self.status_check.poll(self.hook, self.target()))
 
     def execute(self, context: Context) -> Any:
+        """Checks after rendering, then poke/reschedule (Airflow's loop; a timeout names the last state) or,
+        when deferrable, one poke and the status check's trigger."""
         self.check_rendered()
         if not self.deferrable:
             try:
@@ -108,7 +163,7 @@ class MusicJobSensor(MusicOperator, BaseSensorOperator):
             return first.xcom_value
         timeout = float(self.timeout) if self.timeout is not None else None
         self.defer(
-            trigger=self.link.trigger(
+            trigger=self.status_check.trigger(
                 conn_id=self.conn_id, target=self.target(), poll_interval=float(self.poke_interval), timeout=timeout
             ),
             method_name="execute_complete",
@@ -121,6 +176,7 @@ class MusicJobSensor(MusicOperator, BaseSensorOperator):
         return max(interval, settle_seconds()) if self.reschedule else interval
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """Resume from the trigger: the event checked (timeout -> ``AirflowSensorTimeout``); returns its payload."""
         try:
             checked = validate_event(event, describe=self.describe())
         except JobTimeoutError as exc:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from airflow_provider_music.operators.flowmusic import FlowMusicBaseOperator
 from airflow_provider_music.sensors.base import MusicJobSensor
 from airflow_provider_music.triggers.flowmusic import JOB_STATUS, job_target
 
 
-class FlowMusicJobSensor(MusicJobSensor):
+class FlowMusicJobSensor(FlowMusicBaseOperator, MusicJobSensor):
     """Wait until a FlowMusic job is ``completed``; ``failed`` (including ``user_cancelled``) fails the task.
 
     Returns (XCom) the job summary: ``{jobid, email, status, operation, clip_ids, clips: [{clip, title,
@@ -19,7 +20,7 @@ class FlowMusicJobSensor(MusicJobSensor):
     :param flowmusic_conn_id: connection id (default ``flowmusic_default``). Templated.
     """
 
-    link = JOB_STATUS
+    status_check = JOB_STATUS
     template_fields: Sequence[str] = ("jobid",)
 
     def __init__(self, *, jobid: Any, **kwargs: Any) -> None:
@@ -27,4 +28,5 @@ class FlowMusicJobSensor(MusicJobSensor):
         self.jobid = jobid
 
     def target(self) -> dict[str, Any]:
+        """The status target: the one ``jobid``."""
         return job_target(self.jobid)

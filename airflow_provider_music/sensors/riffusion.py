@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from airflow_provider_music.operators.riffusion import RiffusionBaseOperator
 from airflow_provider_music.sensors.base import MusicJobSensor
 from airflow_provider_music.triggers.riffusion import SONG_STATUS, UPLOAD_STATUS, song_target, upload_target
 
@@ -13,7 +14,7 @@ from airflow_provider_music.triggers.riffusion import SONG_STATUS, UPLOAD_STATUS
 UPLOAD_DEFAULT_TIMEOUT = 600.0
 
 
-class RiffusionUploadAudioSensor(MusicJobSensor):
+class RiffusionUploadAudioSensor(RiffusionBaseOperator, MusicJobSensor):
     """Wait until an uploaded audio file is processed (status no longer ``pending``).
 
     ``failed`` fails the task. Returns (XCom) the normalised upload: ``id``, ``audio_upload_id``,
@@ -25,7 +26,7 @@ class RiffusionUploadAudioSensor(MusicJobSensor):
     :param riffusion_conn_id: connection id (default ``riffusion_default``). Templated.
     """
 
-    link = UPLOAD_STATUS
+    status_check = UPLOAD_STATUS
     default_timeout = UPLOAD_DEFAULT_TIMEOUT
     template_fields: Sequence[str] = ("upload_id", "user_id")
 
@@ -35,10 +36,11 @@ class RiffusionUploadAudioSensor(MusicJobSensor):
         self.user_id = user_id
 
     def target(self) -> dict[str, Any]:
+        """The status target: the upload (and its account's ``user_id``)."""
         return upload_target(self.upload_id, self.user_id)
 
 
-class RiffusionSongSensor(MusicJobSensor):
+class RiffusionSongSensor(RiffusionBaseOperator, MusicJobSensor):
     """Wait until every song of the given job/song ids is ``completed``; any ``failed`` song fails the task.
 
     Returns (XCom) ``{"job_ids", "song_ids", "songs": [{id, title, duration_s, download_url, share_url, ...}]}``.
@@ -49,7 +51,7 @@ class RiffusionSongSensor(MusicJobSensor):
     :param riffusion_conn_id: connection id (default ``riffusion_default``). Templated.
     """
 
-    link = SONG_STATUS
+    status_check = SONG_STATUS
     template_fields: Sequence[str] = ("job_ids", "user_id")
 
     def __init__(self, *, job_ids: Any, user_id: str | None = None, **kwargs: Any) -> None:
@@ -58,4 +60,5 @@ class RiffusionSongSensor(MusicJobSensor):
         self.user_id = user_id
 
     def target(self) -> dict[str, Any]:
+        """The status target: the job/song ids (and ``user_id``)."""
         return song_target(self.job_ids, self.user_id)

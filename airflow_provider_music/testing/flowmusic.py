@@ -14,6 +14,7 @@ Postman collection sends every value as a string). Settings (``state.settings`` 
 * ``flowmusic.account_error``: a reason string -> every account answers 596 (or ``store.break_account``).
 * ``flowmusic.job_outcome`` (``completed``) / ``flowmusic.failure_code``: make jobs fail with that code.
 * ``flowmusic.retention_seconds`` (7 days): finished jobs then answer 404.
+* ``flowmusic.list_linger_seconds`` (0): how long an ended job stays in GET jobs with its final status.
 * ``flowmusic.retry_after``: ``Retry-After`` sent with 429 (default: none, as documented).
 * ``flowmusic.cdn_base_url``: origin of ``audio_url``/``wav_url`` (default: the emulator on its other
   loopback name, a different origin like storage.googleapis.com).
@@ -121,7 +122,7 @@ class FlowMusicApi:
         now = self.state.now()
         if email:
             acc = self.healthy(self.account(email))
-            if slot and len(self.store.running(acc.email, now)) >= acc.max_jobs:
+            if slot and self.store.busy(acc.email, acc.max_jobs, now):
                 raise self.busy(f"Account {acc.email} is running {acc.max_jobs} of {acc.max_jobs} jobs")
             return acc
         if not self.store.accounts:
@@ -129,7 +130,7 @@ class FlowMusicApi:
         usable = [a for a in self.store.accounts.values() if not (a.error or self.setting("account_error"))]
         if not usable:
             return self.healthy(next(iter(self.store.accounts.values())))
-        free = [a for a in usable if not slot or len(self.store.running(a.email, now)) < a.max_jobs]
+        free = [a for a in usable if not slot or not self.store.busy(a.email, a.max_jobs, now)]
         if not free:
             raise self.busy("All accounts busy: every account is at maxJobs")
         return free[0]
@@ -429,23 +430,32 @@ class FlowMusicApi:
 
     # ---- jobs -----------------------------------------------------------------------------------
     async def get_jobs(self) -> Any:
+        """GET jobs: per account with jobs, ``running`` / ``maxJobs`` / ``jobs[]`` (oldest first), ``{}`` when
+        nothing runs. A job leaves the list when it ends (a cancelled one at once); with
+        ``flowmusic.list_linger_seconds`` an ended job stays listed that long with its final ``status``, as the
+        digest's model allows (``status: pending|completed|failed``). No pagination (the service has none)."""
         now, out = self.state.now(), {}
+        linger = float(self.setting("list_linger_seconds", 0) or 0)
         for email, acc in self.store.accounts.items():
-            running = self.store.running(email, now)
-            if running:
-                out[email] = {"running": len(running), "maxJobs": acc.max_jobs, "jobs": [
-                    {"jobid": j.jobid, "status": "pending", "created_at": iso(j.created),
-                     **({"operation": j.operation} if j.operation else {})} for j in running]}
+            shown = self.store.shown_in_list(email, now, linger)
+            if shown:
+                running = sum(1 for j in shown if j.status(now) == "pending")
+                out[email] = {"running": running, "maxJobs": acc.max_jobs, "jobs": [
+                    {"jobid": j.jobid, "status": j.status(now), "created_at": iso(j.created),
+                     **({"operation": j.operation} if j.operation else {})} for j in shown]}
         return out
 
     async def get_job(self, request: Request, jobid: str) -> Any:
+        """GET jobs/{jobid}: the job record (404 once expired)."""
         return self.job_json(self.find_job(jobid), request)
 
     async def delete_job(self, jobid: str) -> Response:
+        """DELETE jobs/{jobid}: a pending job fails with ``user_cancelled`` and leaves GET jobs at once (204)."""
         job = self.find_job(jobid)
         if job.status(self.state.now()) == "pending":
             job.cancelled_at = self.state.now()
             job.failure = {"code": "user_cancelled", "message": "Job cancelled by user"}
+            self.store.unlist(job)  # frees its slot: it leaves GET jobs at once
             if job.request.get("replyUrl"):
                 self.schedule_callback(job.jobid)
         return Response(status_code=204)
@@ -460,6 +470,7 @@ class FlowMusicApi:
                 if job.request.get("replyUrl") and not job.callback_sent:
                     asyncio.get_running_loop().call_later(max(0.0, job.created + delay - now),
                                                           self.schedule_callback, job.jobid)
+        self.store.reheap()
 
     # ---- callbacks and CDN ----------------------------------------------------------------------
     def schedule_callback(self, jobid: str) -> None:

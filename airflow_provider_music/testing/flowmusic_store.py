@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import heapq
 import struct
 import uuid
 from dataclasses import dataclass, field
@@ -163,6 +164,11 @@ class FlowMusicStore:
         self.assets: dict[str, Asset] = {}
         self.create_bodies: list[dict[str, Any]] = []
         self.audio_cache: dict[str, bytes] = {}
+        #: GET jobs without a scan of every job ever made: per account, the jobs not yet past their end (in
+        #: creation order), swept by a heap of end times; jobs that ended wait in ``lingering`` for the list
+        self.listed: dict[str, dict[str, Job]] = {}
+        self.lingering: dict[str, dict[str, Job]] = {}
+        self.ends: list[tuple[float, str, str]] = []
 
     def reset(self, *, max_jobs: int = 12, credits: float = 5000.0, now: float = 0.0) -> None:
         self.__init__()  # type: ignore[misc]
@@ -175,12 +181,53 @@ class FlowMusicStore:
                 acc.error = reason
 
     def running(self, email: str, now: float) -> list[Job]:
-        return [j for j in self.jobs.values() if j.email == email and j.status(now) == "pending"]
+        """The account's pending jobs, oldest first (O(jobs not yet ended), not O(every job ever made))."""
+        self.sweep(now)
+        return [j for j in self.listed.get(email, {}).values() if j.status(now) == "pending"]
+
+    def busy(self, email: str, max_jobs: int, now: float) -> bool:
+        """True when the account runs ``max_jobs`` jobs (the cheap upper bound first: no scan when far below)."""
+        self.sweep(now)
+        return len(self.listed.get(email, {})) >= max_jobs and len(self.running(email, now)) >= max_jobs
+
+    def shown_in_list(self, email: str, now: float, linger: float) -> list[Job]:
+        """What GET jobs shows for an account: pending jobs, then jobs ended less than ``linger`` s ago."""
+        pending = self.running(email, now)
+        gone = self.lingering.get(email, {})
+        for jobid in [j for j, job in gone.items() if job.finished_at() + linger <= now]:
+            del gone[jobid]
+        return pending + [job for job in gone.values() if job.jobid in self.jobs]
+
+    def sweep(self, now: float) -> None:
+        """Move the jobs whose end time passed out of ``listed`` (a job whose delay grew goes back in the heap)."""
+        while self.ends and self.ends[0][0] <= now:
+            _, email, jobid = heapq.heappop(self.ends)
+            job = self.listed.get(email, {}).get(jobid)
+            if job is None:
+                continue
+            if job.status(now) == "pending":  # its delay was raised since: it ends later
+                heapq.heappush(self.ends, (max(job.finished_at(), now + 1e-3), email, jobid))
+                continue
+            del self.listed[email][jobid]
+            if job.cancelled_at is None:  # a cancelled job leaves the list at once (its slot is freed)
+                self.lingering.setdefault(email, {})[jobid] = job
+
+    def reheap(self) -> None:
+        """Rebuild the end times after delays changed (``flowmusic.job_seconds`` lowered)."""
+        self.ends = [(j.finished_at(), e, j.jobid) for e, jobs in self.listed.items() for j in jobs.values()]
+        heapq.heapify(self.ends)
+
+    def unlist(self, job: Job) -> None:
+        """A cancelled job leaves GET jobs at once."""
+        self.listed.get(job.email, {}).pop(job.jobid, None)
 
     def new_job(self, acc: Account, now: float, **kwargs: Any) -> Job:
+        """Record a job of ``acc`` created at ``now`` (listed by GET jobs until it ends)."""
         jobid = f"job:{uuid.uuid4()}-user:{acc.user_id}-{acc.email}-bot:flowmusic"
         job = Job(jobid=jobid, email=acc.email, created=now, **kwargs)
         self.jobs[jobid] = job
+        self.listed.setdefault(acc.email, {})[jobid] = job
+        heapq.heappush(self.ends, (job.finished_at(), acc.email, jobid))
         return job
 
     def new_clip(self, acc_email: str, user_id: str, now: float, *, title: str, lyrics: str | None = None,

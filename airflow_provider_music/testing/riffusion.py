@@ -149,7 +149,9 @@ class RiffusionApi:
         return "processing" if self.state.now() - song.created < self.delay() else song.outcome
 
     def executing(self, user_id: str | None = None) -> list[Song]:
-        return [s for s in self.store.songs.values() if not s.untracked and self.song_state(s) == "processing"
+        """Songs still processing and tracked (oldest first): only songs made within ``job_seconds`` are read."""
+        delay, now = self.delay(), self.state.now()
+        return [s for s in self.store.made_since(now - delay - 1.0) if not s.untracked and now - s.created < delay
                 and (user_id is None or s.user_id == user_id)]
 
     @staticmethod
@@ -410,6 +412,9 @@ class RiffusionApi:
 
     # ---- scheduler ------------------------------------------------------------------------------
     def scheduler_entries(self) -> list[dict[str, Any]]:
+        """GET scheduler: one entry per tracked job still executing, oldest first (no pagination, as the
+        service). A job leaves when its songs end or after DELETE scheduler/{job_id}; ``job_id`` is the song
+        id (the 2025-02-25 revision) or the generation id (2025-02-17), as create answered it."""
         out: dict[str, dict[str, Any]] = {}
         for song in self.executing():
             elapsed = int(self.state.now() - song.created)
@@ -420,6 +425,7 @@ class RiffusionApi:
         return list(out.values())
 
     def get_scheduler(self) -> Any:
+        """GET scheduler: see :meth:`scheduler_entries`."""
         return self.scheduler_entries()
 
     def get_scheduler_available(self) -> Any:
@@ -431,6 +437,7 @@ class RiffusionApi:
         return {"executing": self.scheduler_entries(), "available": available}
 
     def delete_scheduler(self, job_id: str) -> Any:
+        """DELETE scheduler/{job_id}: stop tracking a running job (it leaves GET scheduler, keeps running)."""
         hits = [s for s in self.executing() if job_id in (s.id, s.generation_id)]
         if not hits:
             raise RiffusionError(404, "Unable to locate running job_id")

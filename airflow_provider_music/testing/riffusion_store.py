@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import hashlib
 import json
@@ -81,12 +82,16 @@ class RiffusionStore:
     cdn_requests: list[dict[str, Any]] = field(default_factory=list)
     create_bodies: list[dict[str, Any]] = field(default_factory=list)
     callbacks: list[Any] = field(default_factory=list)  # testing.callbacks.Delivery records
+    #: songs made through :meth:`add_song`, by creation time: every song shares one ``job_seconds``, so the
+    #: executing ones are a suffix of this order (GET scheduler reads the suffix, not every song ever made)
+    order: list[Song] = field(default_factory=list)
+    created: list[float] = field(default_factory=list)
 
     def reset(self, max_jobs: int = 6) -> None:
         self.accounts = {DEFAULT_USER_ID: Account(DEFAULT_USER_ID, max_jobs)}
         for bucket in (self.broken, self.songs, self.generations, self.uploads, self.images, self.audio_cache):
             bucket.clear()
-        for log in (self.cdn_requests, self.create_bodies, self.callbacks):
+        for log in (self.cdn_requests, self.create_bodies, self.callbacks, self.order, self.created):
             log.clear()
 
     def mark_broken(self, user_id: str | None = None) -> None:
@@ -100,8 +105,20 @@ class RiffusionStore:
         return uid
 
     def add_song(self, song: Song) -> None:
+        """Store a song (indexed by generation and by creation time)."""
         self.songs[song.id] = song
         self.generations.setdefault(song.generation_id, []).append(song.id)
+        at = bisect.bisect_right(self.created, song.created)
+        self.created.insert(at, song.created)
+        self.order.insert(at, song)
+
+    def made_since(self, since: float) -> list[Song]:
+        """Songs created after ``since`` and still stored (oldest first), plus any put into ``songs`` by hand."""
+        recent = [s for s in self.order[bisect.bisect_right(self.created, since):] if self.songs.get(s.id) is s]
+        if len(self.songs) > len(self.order):  # songs added by hand (tests) are not in the order: look at all
+            indexed = {id(s) for s in self.order}
+            recent += [s for s in self.songs.values() if id(s) not in indexed and s.created > since]
+        return recent
 
     def songs_for(self, ident: str) -> list[Song]:
         """The songs whose id or generation (job) id is ``ident``, oldest first. Songs put into ``songs`` by hand

@@ -1,11 +1,11 @@
-"""Typed status links and deferrable triggers of the ACRCloud slice."""
+"""Typed status checks and deferrable triggers of the ACRCloud slice."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from airflow_provider_music.hooks.acrcloud import AcrCloudHook, join_ids
-from airflow_provider_music.triggers.base import MusicPollTrigger, StatusLink
+from airflow_provider_music.triggers.base import MusicPollTrigger, StatusCheck
 
 
 def _bucket(bucket_id: Any) -> str:
@@ -34,19 +34,19 @@ def scan_target(container_id: Any, file_ids: Any, region: str | None = None) -> 
 
 
 #: Bucket files until all are ready (state 1); any error (-1) fails.
-FILE_STATE: StatusLink[AcrCloudHook] = StatusLink(
+FILE_STATE: StatusCheck[AcrCloudHook] = StatusCheck(
     name="ACRCloud bucket files", hook_class=AcrCloudHook, target=file_state_target,
     check=AcrCloudHook.files_status, acheck=AcrCloudHook.afiles_status,
 )
 
 #: The dump of a bucket until it is ready (status 1).
-DUMP_STATUS: StatusLink[AcrCloudHook] = StatusLink(
+DUMP_STATUS: StatusCheck[AcrCloudHook] = StatusCheck(
     name="ACRCloud bucket dump", hook_class=AcrCloudHook, target=dump_target,
     check=AcrCloudHook.dump_status, acheck=AcrCloudHook.adump_status,
 )
 
 #: File-scanning files until results are in (state 1 or -1 "no results"); -2/-3 fail.
-SCAN_STATUS: StatusLink[AcrCloudHook] = StatusLink(
+SCAN_STATUS: StatusCheck[AcrCloudHook] = StatusCheck(
     name="ACRCloud file scan", hook_class=AcrCloudHook, target=scan_target,
     check=AcrCloudHook.fs_files_status, acheck=AcrCloudHook.afs_files_status,
 )
@@ -54,14 +54,14 @@ SCAN_STATUS: StatusLink[AcrCloudHook] = StatusLink(
 
 class AcrCloudFileStateTrigger(MusicPollTrigger):
     """Wait until bucket files are ready (state 1). ``target``: ``bucket_id``, ``ids`` and optional ``fail_fast``."""
-    link = FILE_STATE
+    status_check = FILE_STATE
 
 
 class AcrCloudDumpTrigger(MusicPollTrigger):
     """Wait until a bucket dump is ready (status 1). ``target``: ``bucket_id``."""
-    link = DUMP_STATUS
+    status_check = DUMP_STATUS
 
 
 class AcrCloudScanTrigger(MusicPollTrigger):
     """Wait until file-scanning results are in. ``target``: ``container_id``, ``file_ids``."""
-    link = SCAN_STATUS
+    status_check = SCAN_STATUS

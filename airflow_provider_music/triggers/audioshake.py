@@ -1,11 +1,11 @@
-"""Typed status link and deferrable trigger for AudioShake jobs (legacy Jobs API) and tasks (Tasks API)."""
+"""Typed status check and deferrable trigger for AudioShake jobs (legacy Jobs API) and tasks (Tasks API)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from airflow_provider_music.hooks.audioshake import AudioShakeHook
-from airflow_provider_music.triggers.base import MusicPollTrigger, StatusLink
+from airflow_provider_music.triggers.base import MusicPollTrigger, StatusCheck
 
 
 def separation_target(jobs: Any = None, tasks: Any = None, wait_all: bool = True) -> dict[str, Any]:
@@ -15,7 +15,7 @@ def separation_target(jobs: Any = None, tasks: Any = None, wait_all: bool = True
 
 #: Legacy jobs and/or Tasks API targets until every one is terminal. AudioShake has no cancel endpoint,
 #: so killing the task leaves the jobs running.
-SEPARATION_STATUS: StatusLink[AudioShakeHook] = StatusLink(
+SEPARATION_STATUS: StatusCheck[AudioShakeHook] = StatusCheck(
     name="AudioShake separation", hook_class=AudioShakeHook, target=separation_target,
     check=AudioShakeHook.separation_status, acheck=AudioShakeHook.aseparation_status,
 )
@@ -23,4 +23,4 @@ SEPARATION_STATUS: StatusLink[AudioShakeHook] = StatusLink(
 
 class AudioShakeJobTrigger(MusicPollTrigger):
     """Poll ``AudioShakeHook.aseparation_status(**target)`` until every job/target is terminal."""
-    link = SEPARATION_STATUS
+    status_check = SEPARATION_STATUS

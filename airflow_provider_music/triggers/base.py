@@ -1,13 +1,13 @@
-"""Typed status links and the one poll loop shared by every deferrable operator and sensor.
+"""Typed status checks and the one poll loop shared by every deferrable operator and sensor.
 
-A :class:`StatusLink` names ONE status check of one API, by reference, not by string:
+A :class:`StatusCheck` names ONE status check of one API, by reference, not by string:
 
 * ``check`` - the hook's sync status method (``RiffusionHook.song_status``), used by operators and sensors;
 * ``acheck`` - its ``async`` twin (``RiffusionHook.asong_status``), used by the trigger;
 * ``target`` - the ONE function that builds the JSON-primitive keyword arguments both methods take
   (what a trigger serializes);
 * ``cancel`` / ``acancel`` - the API's cancel call when it has one (FlowMusic ``DELETE jobs/{id}``);
-* ``trigger_class`` - bound when a :class:`MusicPollTrigger` subclass declares ``link = ...``.
+* ``trigger_class`` - bound when a :class:`MusicPollTrigger` subclass declares ``status_check = ...``.
 
 The trigger loop:
 
@@ -16,7 +16,7 @@ The trigger loop:
 * keeps polling through transient API errors (they are retried inside the hook first);
 * yields exactly one event: ``success``, ``failed``, ``timeout`` or ``error`` - never a token, never data;
 * logs progress quietly (see :class:`Progress`);
-* on user kill (Airflow 3.3+), cancels through ``link.acancel`` when the API has one, or logs that it cannot;
+* on user kill (Airflow 3.3+), cancels through ``status_check.acancel`` when the API has one, or logs that it cannot;
 * fires no sooner than ``settle`` seconds after the deferral (:func:`settle_seconds`): an event that comes
   sooner can meet an Airflow scheduler race (apache/airflow issues 66374, 67287, 72716) and fail the task.
 """
@@ -67,8 +67,12 @@ def settle_seconds() -> float:
     ``airflow tasks test`` (the task and its trigger run in one process), a test calling ``execute()`` - no
     scheduler there, nothing to race.
     """
-    if not _under_a_supervisor():
-        return 0.0
+    return configured_settle_seconds() if _under_a_supervisor() else 0.0
+
+
+def configured_settle_seconds() -> float:
+    """``[music] settle_seconds`` as configured (default :data:`DEFAULT_SETTLE_SECONDS`; finite, 0-3600; anything
+    else warns and gives the default), wherever this runs: what a supervised task process will use."""
     from airflow.providers.common.compat.sdk import conf
 
     raw = conf.get(SETTLE_SECTION, SETTLE_KEY, fallback=None)
@@ -92,7 +96,7 @@ def _under_a_supervisor() -> bool:
     return comms is not None and type(comms).__name__ != "InProcessSupervisorComms"
 
 
-class StatusLink(Generic[H]):
+class StatusCheck(Generic[H]):
     """One status check of one API: sync method, async method, target builder, trigger class, cancel."""
 
     def __init__(
@@ -116,7 +120,7 @@ class StatusLink(Generic[H]):
         self._trigger_class: type[MusicPollTrigger] | None = None
 
     def __repr__(self) -> str:
-        return f"StatusLink({self.name!r})"
+        return f"StatusCheck({self.name!r})"
 
     def describe(self, target: dict[str, Any]) -> str:
         """How logs and errors name the watched job(s): ``Riffusion songs job_ids=a,b user_id=u``."""
@@ -124,13 +128,15 @@ class StatusLink(Generic[H]):
 
     @property
     def trigger_class(self) -> type[MusicPollTrigger]:
+        """The trigger class bound to this status check (``TypeError`` when none declares it)."""
         if self._trigger_class is None:
-            raise TypeError(f"{self!r} has no trigger: declare `link = ...` on a MusicPollTrigger subclass")
+            raise TypeError(f"{self!r} has no trigger: declare `status_check = ...` on a MusicPollTrigger subclass")
         return self._trigger_class
 
     def bind(self, trigger_class: type[MusicPollTrigger]) -> None:
+        """Bind ``trigger_class`` (its ``status_check = ...``); one trigger class per status check."""
         if self._trigger_class is not None and self._trigger_class is not trigger_class:
-            raise TypeError(f"{self!r} is already the link of {self._trigger_class.__qualname__}")
+            raise TypeError(f"{self!r} is already the status check of {self._trigger_class.__qualname__}")
         self._trigger_class = trigger_class
 
     def poll(self, hook: H, target: dict[str, Any]) -> PollResult:
@@ -181,6 +187,8 @@ class Progress:
         self._warned: set[str] = set()
 
     def seen(self, result: PollResult) -> None:
+        """Count one poll of ``result``: warn once per unknown state, log state changes and every
+        ``every`` polls (at most every ``min_gap`` seconds), else DEBUG."""
         self.polls += 1
         for note in result.unknown:
             if note not in self._warned:
@@ -207,12 +215,12 @@ class Progress:
 
 
 class MusicPollTrigger(BaseTrigger):
-    """Poll ``link.acheck(hook, **target)`` until it reports a terminal state.
+    """Poll ``status_check.acheck(hook, **target)`` until it reports a terminal state.
 
-    Subclasses declare only ``link = SOME_STATUS_LINK``.
+    Subclasses declare only ``status_check = SOME_STATUS``.
 
     :param conn_id: Airflow connection id of the API.
-    :param target: JSON-primitive keyword arguments of the status method (built by ``link.target``).
+    :param target: JSON-primitive keyword arguments of the status method (built by ``status_check.target``).
     :param poll_interval: seconds between polls (finite, >= 0; anything else ends in an ``error`` event).
     :param deadline: absolute wall-clock deadline (``time.time()`` seconds); ``None`` (or ``inf``) waits
         forever; ``NaN`` is an ``error`` event, never "forever".
@@ -222,14 +230,14 @@ class MusicPollTrigger(BaseTrigger):
         trigger starts, whatever the clocks say): see :data:`DEFAULT_SETTLE_SECONDS`.
     """
 
-    link: ClassVar[StatusLink[Any]]
+    status_check: ClassVar[StatusCheck[Any]]
     progress_every: ClassVar[int] = 10
     progress_min_gap: ClassVar[float] = 300.0
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if "link" in cls.__dict__:
-            cls.link.bind(cls)
+        if "status_check" in cls.__dict__:
+            cls.status_check.bind(cls)
 
     def __init__(
         self,
@@ -254,6 +262,7 @@ class MusicPollTrigger(BaseTrigger):
         self.carry = carry
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Class path and JSON-primitive kwargs (never a token): what the triggerer stores and resumes from."""
         kwargs: dict[str, Any] = {
             "conn_id": self.conn_id,
             "target": self.target,
@@ -269,10 +278,11 @@ class MusicPollTrigger(BaseTrigger):
         return f"{type(self).__module__}.{type(self).__qualname__}", kwargs
 
     def _hook(self) -> MusicApiHook:
-        return self.link.hook_class(self.conn_id)
+        return self.status_check.hook_class(self.conn_id)
 
     def describe(self) -> str:
-        return self.link.describe(self.target)
+        """How logs and events name the watched job(s)."""
+        return self.status_check.describe(self.target)
 
     def _event(self, status: str, message: str, payload: dict[str, Any] | None = None) -> TriggerEvent:
         event = {"status": status, "message": message, "target": self.target, "payload": payload or {}}
@@ -283,6 +293,8 @@ class MusicPollTrigger(BaseTrigger):
     async def run(self) -> AsyncIterator[TriggerEvent]:
         # Poll to the end first, then yield once with nothing left to clean up: whoever consumes the
         # generator (the triggerer, or `dags test` inline) may close it right after the first event.
+        """Poll until a terminal state or the deadline, hold the event until the settle time passed, and
+        yield exactly one event."""
         started = time.time()
         event = await self._wait()
         hold = self.settle_left(started, time.time())
@@ -330,8 +342,9 @@ class MusicPollTrigger(BaseTrigger):
             result: PollResult | None = None
             hint: float | None = None  # a 429's Retry-After (or the API's minimum) outlasting the retries
             try:
-                with deadline_scope(self.deadline):  # the hook's inner retries end by the deadline too
-                    result = await self.link.acheck(hook, **self.target)
+                # the hook's inner retries end by the deadline too; each call by max(poll_interval, 15 s)
+                with deadline_scope(self.deadline, poll_interval=self.poll_interval):
+                    result = await self.status_check.acheck(hook, **self.target)
             except MusicApiError as exc:
                 if not exc.retryable and not self._past_deadline():
                     raise
@@ -362,14 +375,14 @@ class MusicPollTrigger(BaseTrigger):
         """Called (Airflow 3.3+) only when a user kills the deferred task - never on triggerer restart."""
         if not self.cancel_on_kill:
             return
-        if self.link.acancel is None:
+        if self.status_check.acancel is None:
             self.log.info("%s has no cancel endpoint; the remote job(s) %s keep running",
-                          self.link.hook_class.hook_name, self.target)
+                          self.status_check.hook_class.hook_name, self.target)
             return
         hook = self._hook()
         try:
             async with hook.async_session():
-                await self.link.acancel(hook, **self.target)
+                await self.status_check.acancel(hook, **self.target)
             self.log.info("Cancelled remote job(s) %s", self.target)
         except Exception as exc:
             self.log.warning("Could not cancel remote job(s) %s: %s", self.target, exc)

@@ -1,4 +1,4 @@
-"""Typed status link and deferrable trigger of the FlowMusic (useapi.net) integration."""
+"""Typed status check and deferrable trigger of the FlowMusic (useapi.net) integration."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from airflow_provider_music.contract.flowmusic import normalize_ids
 from airflow_provider_music.core.errors import InvalidInputError
 from airflow_provider_music.hooks.flowmusic import FlowMusicHook
-from airflow_provider_music.triggers.base import MusicPollTrigger, StatusLink
+from airflow_provider_music.triggers.base import MusicPollTrigger, StatusCheck
 
 
 def job_target(jobid: Any) -> dict[str, Any]:
@@ -20,7 +20,7 @@ def job_target(jobid: Any) -> dict[str, Any]:
 
 #: One FlowMusic job (song, edit) until ``completed`` or ``failed``. A user kill cancels it through
 #: DELETE jobs/{jobid} (the slot is freed; Flow Music may still finish and the credits are spent).
-JOB_STATUS: StatusLink[FlowMusicHook] = StatusLink(
+JOB_STATUS: StatusCheck[FlowMusicHook] = StatusCheck(
     name="FlowMusic job",
     hook_class=FlowMusicHook,
     check=FlowMusicHook.job_status,
@@ -34,4 +34,4 @@ JOB_STATUS: StatusLink[FlowMusicHook] = StatusLink(
 class FlowMusicJobTrigger(MusicPollTrigger):
     """Wait until the job of ``target = {"jobid": ...}`` is completed or failed (pooled aiohttp session)."""
 
-    link = JOB_STATUS
+    status_check = JOB_STATUS

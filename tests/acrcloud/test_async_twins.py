@@ -1,5 +1,5 @@
 """Async status methods never drift from their sync twins (issue 11): same answers -> same PollResult or
-the same error class, for every status link of the slice and for hostile answers too."""
+the same error class, for every status check of the slice and for hostile answers too."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import re
 import pytest
 
 from airflow_provider_music.core import ConfigurationError, InvalidResponseError, MusicApiError, NotFoundError
-from airflow_provider_music.core.transport import decode_json
+from airflow_provider_music.core.http import decode_json
 from airflow_provider_music.hooks.acrcloud import AcrCloudHook
 
 BASE = "https://api-v2.acrcloud.com/api/"

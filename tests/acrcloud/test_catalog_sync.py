@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from collections import Counter
 from pathlib import Path
@@ -202,9 +203,10 @@ def test_fingerprint_mode_with_pyacrcloud(emu, bucket, tmp_path, make_context):
     hook = AcrCloudHook()
     container = hook.create_fs_container("scan", region="eu-west-1", buckets=[bucket])
     scan = hook.upload_fs_file(container["id"], source=first)
-    from airflow_provider_music.core import wait_for
+    from airflow_provider_music.operators.base import wait_until_done
 
-    done = wait_for(lambda: hook.fs_files_status(container["id"], scan["id"]), poll_interval=0.05, timeout=10, describe="scan")
+    done = wait_until_done(lambda: hook.fs_files_status(container["id"], scan["id"]), first=None, poll_interval=0.05,
+                           timeout=10, describe="scan", logger=logging.getLogger(__name__))
     assert done.state == "success" and done.payload["files"][0]["state"] == 1
 
 

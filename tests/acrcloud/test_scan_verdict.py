@@ -14,7 +14,7 @@ import pytest
 from airflow_provider_music.contract.acrcloud import to_int
 from airflow_provider_music.contract.acrcloud_fs import parse_fs_files_status, scan_verdict
 from airflow_provider_music.core import InvalidResponseError, MusicApiError
-from airflow_provider_music.core.lost import LostAnswerError
+from airflow_provider_music.core.errors import LostAnswerError
 from airflow_provider_music.hooks.acrcloud import AcrCloudHook
 from airflow_provider_music.operators.acrcloud import AcrCloudScanFileOperator
 from airflow_provider_music.testing.acrcloud import store_of

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_music.core.errors import InvalidResponseError
-from airflow_provider_music.core.lost import LostAnswerError, answer_lost
+from airflow_provider_music.core.errors import InvalidResponseError, LostAnswerError, answer_lost
 from airflow_provider_music.hooks.audioshake import AudioShakeHook
 from airflow_provider_music.hooks.audioshake_api import WorkRequest
 from tests.support.hooks import make_hook

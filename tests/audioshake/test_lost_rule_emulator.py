@@ -1,4 +1,4 @@
-"""The one lost-answer rule (core.lost.answer_lost) end to end against the emulator, for every ambiguous
+"""The one lost-answer rule (core.errors.answer_lost) end to end against the emulator, for every ambiguous
 status: the server acted (fault ``after=True``) and answered 408, 499 or 504. Before the rule was shared,
 AudioShake treated 408/499 as definite and failed while the paid job existed (a retry then paid twice)."""
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_music.core.lost import LostAnswerError
+from airflow_provider_music.core.errors import LostAnswerError
 from airflow_provider_music.operators.audioshake import AudioShakeStemSeparationOperator
 from airflow_provider_music.testing.audio import write_sine_wav
 from tests.conftest import FakeTaskStateStore

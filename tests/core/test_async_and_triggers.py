@@ -11,7 +11,7 @@ import pytest
 from airflow_provider_music import core
 from airflow_provider_music.core import AuthenticationError, MusicApiHook, PollResult, ServerError
 from airflow_provider_music.sensors.base import MusicJobSensor
-from airflow_provider_music.triggers.base import MusicPollTrigger, StatusLink, validate_event
+from airflow_provider_music.triggers.base import MusicPollTrigger, StatusCheck, validate_event
 from tests.conftest import SECRET_TOKEN
 
 BASE = "http://api.test/v1/"
@@ -38,16 +38,16 @@ class DemoHook(MusicApiHook):
         return self._next()
 
 
-DEMO_STATUS = StatusLink(name="Demo job", hook_class=DemoHook, check=DemoHook.job_status,
+DEMO_STATUS = StatusCheck(name="Demo job", hook_class=DemoHook, check=DemoHook.job_status,
                          acheck=DemoHook.ajob_status, target=lambda job_id: {"job_id": job_id})
 
 
 class DemoTrigger(MusicPollTrigger):
-    link = DEMO_STATUS
+    status_check = DEMO_STATUS
 
 
 class DemoSensor(MusicJobSensor):
-    link = DEMO_STATUS
+    status_check = DEMO_STATUS
     template_fields = ("job_id",)
 
     def __init__(self, *, job_id: str, **kwargs: Any) -> None:

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_music.core import settings_cache
+from airflow_provider_music.core.settings import clear_settings_cache
 from airflow_provider_music.testing.apis import api as emulated_api
 from airflow_provider_music.testing.audio import sine_wav
 from tests.support.masker import airflow_secrets_masker
@@ -70,7 +70,7 @@ def test_an_audioshake_run_logs_no_masked_words_and_no_short_secret_warning(
 
     conn_json = _documented_connection(music_emulator, which)
     monkeypatch.setenv("AIRFLOW_CONN_AUDIOSHAKE_DEFAULT", conn_json)
-    settings_cache.clear()
+    clear_settings_cache()
     caplog.set_level(logging.INFO)
     caplog.set_level(logging.INFO, logger="airflow.task")
     _mask_as_a_strict_deployment(airflow_masker, conn_json)

@@ -1,4 +1,4 @@
-"""core.names / core.content / LocalFileError: distinct safe names (bytes-capped), the content check of
+"""core.files names / core.content / LocalFileError: distinct safe names (bytes-capped), the content check of
 every upload, and local filesystem errors that are never network errors and never retried."""
 
 from __future__ import annotations
@@ -12,8 +12,15 @@ import pytest
 
 from airflow_provider_music.core.content import check_upload_content, sniff_container
 from airflow_provider_music.core.errors import InvalidInputError, LocalFileError
-from airflow_provider_music.core.files import atomic_write, output_location, resolve_source, to_storage_path
-from airflow_provider_music.core.names import NAME_MAX_BYTES, distinct_file_name, safe_file_name
+from airflow_provider_music.core.files import (
+    NAME_MAX_BYTES,
+    atomic_write,
+    distinct_file_name,
+    output_location,
+    resolve_source,
+    safe_file_name,
+    to_storage_path,
+)
 
 # ---- names ---------------------------------------------------------------------------------------------
 GROUPS = [

@@ -416,27 +416,3 @@ def test_token_absent_from_logs_errors_and_results(hook, requests_mock, caplog, 
 def test_test_connection_reports_without_token(hook):
     ok, message = hook.test_connection()
     assert ok is False and SECRET_TOKEN not in message
-
-
-# ---- polling -----------------------------------------------------------------------------------
-def test_wait_for_until_success_and_timeout(instant_retries):
-    states = iter(["running", "running", "success"])
-    result = core.wait_for(lambda: core.PollResult(next(states)), poll_interval=5, timeout=None, describe="job")
-    assert result.state == "success" and instant_retries == [5, 5]
-    with pytest.raises(core.JobTimeoutError, match="Timed out after 0 s waiting for job"):
-        core.wait_for(lambda: core.PollResult("running"), poll_interval=1, timeout=0, describe="job")
-
-
-def test_wait_for_tolerates_transient_errors(instant_retries):
-    calls = iter([ServerError("down"), core.PollResult("success", payload={"a": 1})])
-
-    def check():
-        item = next(calls)
-        if isinstance(item, Exception):
-            raise item
-        return item
-
-    assert core.wait_for(check, poll_interval=1, timeout=None, describe="job").payload == {"a": 1}
-    with pytest.raises(AuthenticationError):
-        core.wait_for(lambda: (_ for _ in ()).throw(AuthenticationError("bad")), poll_interval=1, timeout=None,
-                      describe="job")

@@ -1,11 +1,11 @@
-"""core.inputs.flatten_paths: what upstream operators produce is what downstream ones take."""
+"""core.validation.flatten_paths: what upstream operators produce is what downstream ones take."""
 
 from __future__ import annotations
 
 import pytest
 
 from airflow_provider_music.core.errors import InvalidInputError
-from airflow_provider_music.core.inputs import flatten_paths, many_results
+from airflow_provider_music.core.validation import flatten_paths, many_results
 
 
 @pytest.mark.parametrize(

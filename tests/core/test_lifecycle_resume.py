@@ -148,6 +148,20 @@ def test_attempt_journal_keeps_the_note_only_when_the_answer_was_lost(make_conte
     assert ctx["task_state_store"].get("toy_job_attempt") == note
 
 
+def test_attempt_journal_can_keep_the_note_after_an_answer(make_context):
+    """``keep_on_answer=True`` (FlowMusic's creates): the note outlives a good answer until the next send, so a
+    worker dying between the answer and the stored record leaves a later try the note; a refusal still clears."""
+    from airflow_provider_music.core import InvalidInputError
+
+    ctx = make_context()
+    journal = ToyOperator(task_id="t").attempts(ctx)
+    assert journal.send(lambda: "ok", keep_on_answer=True, spec="x") == "ok"
+    assert journal.earlier() is not None and journal.earlier()["spec"] == "x"
+    with pytest.raises(InvalidInputError):
+        journal.send(lambda: (_ for _ in ()).throw(InvalidInputError("bad")), keep_on_answer=True, spec="y")
+    assert journal.earlier() is None
+
+
 def test_attempt_journal_without_store_is_a_no_op(make_context):
     op = ToyOperator(task_id="t")
     journal = op.attempts(no_store_context(make_context))

@@ -32,8 +32,8 @@ def parts_of(body: bytes, content_type: str) -> dict[str, tuple[dict[str, str], 
 
 def test_body_is_valid_multipart_of_the_announced_length():
     data = os.urandom(3 * 1024 * 1024 + 7)
-    body = core._MultipartBody({"title": 'Ünï "q"', "user_defined": '{"k": "v"}'}, "file", 'a"b\r\nc é.wav',
-                               io.BytesIO(data), len(data), "audio/wav")
+    body = core.MultipartBody({"title": 'Ünï "q"', "user_defined": '{"k": "v"}'}, "file", 'a"b\r\nc é.wav',
+                              io.BytesIO(data), len(data), "audio/wav")
     raw = b"".join(iter(lambda: body.read(core.UPLOAD_BLOCK), b""))
     assert len(raw) == body.len
     parts = parts_of(raw, body.content_type)
@@ -45,7 +45,7 @@ def test_body_is_valid_multipart_of_the_announced_length():
 
 
 def test_file_longer_than_announced_is_cut_to_the_announced_size():
-    body = core._MultipartBody({}, "file", "f.wav", io.BytesIO(b"x" * 10 + b"grown"), 10, "audio/wav")
+    body = core.MultipartBody({}, "file", "f.wav", io.BytesIO(b"x" * 10 + b"grown"), 10, "audio/wav")
     raw = body.read()
     assert len(raw) == body.len
     assert parts_of(raw, body.content_type)["file"][1] == b"x" * 10

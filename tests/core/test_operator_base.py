@@ -26,7 +26,7 @@ from airflow_provider_music.core import (
     ServerError,
 )
 from airflow_provider_music.operators.base import MusicJobOperator, MusicLink, job_marker
-from airflow_provider_music.triggers.base import MusicPollTrigger, StatusLink
+from airflow_provider_music.triggers.base import MusicPollTrigger, StatusCheck
 from tests.conftest import SECRET_TOKEN
 
 
@@ -81,21 +81,21 @@ def toy_target(job_id: Any) -> dict[str, Any]:
     return {"job_id": str(job_id)}
 
 
-TOY_STATUS: StatusLink[ToyHook] = StatusLink(
+TOY_STATUS: StatusCheck[ToyHook] = StatusCheck(
     name="Toy job", hook_class=ToyHook, check=ToyHook.job_status, acheck=ToyHook.ajob_status, target=toy_target,
     cancel=ToyHook.cancel_job, acancel=ToyHook.acancel_job,
 )
-TOY_NO_CANCEL: StatusLink[ToyHook] = StatusLink(
+TOY_NO_CANCEL: StatusCheck[ToyHook] = StatusCheck(
     name="Toy job", hook_class=ToyHook, check=ToyHook.job_status, acheck=ToyHook.ajob_status, target=toy_target,
 )
 
 
 class ToyTrigger(MusicPollTrigger):
-    link = TOY_STATUS
+    status_check = TOY_STATUS
 
 
 class ToyNoCancelTrigger(MusicPollTrigger):
-    link = TOY_NO_CANCEL
+    status_check = TOY_NO_CANCEL
 
 
 class ToyLink(MusicLink):
@@ -105,7 +105,9 @@ class ToyLink(MusicLink):
 
 class ToyOperator(MusicJobOperator):
     hook_class = ToyHook
-    status_link = TOY_STATUS
+    status_check = TOY_STATUS
+
+
     state_key = "toy_job"
     default_poll_interval = 5.0
     default_timeout = 600.0
@@ -113,8 +115,8 @@ class ToyOperator(MusicJobOperator):
     template_fields = ("spec",)
     found: ClassVar[dict[str, Any] | None] = None
 
-    def __init__(self, *, spec: str = "x", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(self, *, spec: str = "x", toy_conn_id: str = ToyHook.default_conn_name, **kwargs: Any) -> None:
+        super().__init__(toy_conn_id=toy_conn_id, **kwargs)  # declared, as each API's base operator does
         self.spec = spec
         self.previous_seen: list[Any] = []
 
@@ -144,7 +146,7 @@ class ToyOperator(MusicJobOperator):
 
 
 class ToyNoCancelOperator(ToyOperator):
-    status_link = TOY_NO_CANCEL
+    status_check = TOY_NO_CANCEL
 
 
 @pytest.fixture(autouse=True)
@@ -349,8 +351,8 @@ def test_serialized_trigger_kwargs_are_json_primitives():
 
 
 def test_a_link_cannot_serve_two_triggers():
-    with pytest.raises(TypeError, match="already the link"):
-        type("Other", (MusicPollTrigger,), {"link": TOY_STATUS})
+    with pytest.raises(TypeError, match="already the status check"):
+        type("Other", (MusicPollTrigger,), {"status_check": TOY_STATUS})
 
 
 def test_errors_name_no_secret(make_context):

@@ -16,7 +16,7 @@ import pytest
 import airflow_provider_music.triggers as triggers_pkg
 from airflow_provider_music.core import PollResult
 from airflow_provider_music.triggers import base
-from airflow_provider_music.triggers.base import DEFAULT_SETTLE_SECONDS, StatusLink, settle_seconds
+from airflow_provider_music.triggers.base import DEFAULT_SETTLE_SECONDS, StatusCheck, settle_seconds
 from tests.core.test_async_and_triggers import DEMO_STATUS, DemoHook, DemoSensor, DemoTrigger
 
 ENV = "AIRFLOW__MUSIC__SETTLE_SECONDS"
@@ -37,12 +37,12 @@ def in_a_worker(monkeypatch):
     monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", comms, raising=False)
 
 
-def _links() -> list[StatusLink]:
-    """Every status link the provider declares (each API's triggers module)."""
+def _links() -> list[StatusCheck]:
+    """Every status check the provider declares (each API's triggers module)."""
     found = []
     for info in pkgutil.iter_modules(triggers_pkg.__path__):
         module = importlib.import_module(f"airflow_provider_music.triggers.{info.name}")
-        found += [value for value in vars(module).values() if isinstance(value, StatusLink)]
+        found += [value for value in vars(module).values() if isinstance(value, StatusCheck)]
     return list({id(link): link for link in found}.values())
 
 

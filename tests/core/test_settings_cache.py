@@ -1,4 +1,4 @@
-"""core.settings_cache: a thousand triggers starting at once resolve their connection once, not a thousand times."""
+"""core.settings.shared_lookup: a thousand triggers starting at once resolve their connection once, not a thousand times."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_music.core import settings_cache
+from airflow_provider_music.core import settings as settings_cache  # the cache lives in core.settings
 from airflow_provider_music.core.retry import RetryPolicy
 from airflow_provider_music.hooks.base import MusicApiHook
 from airflow_provider_music.hooks.riffusion import RiffusionHook

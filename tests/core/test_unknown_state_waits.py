@@ -1,6 +1,6 @@
 """Issue 21 §5 at the depth every API shares: ``PollResult.unknown`` (``core.polling.unknown_state``) keeps a wait
 going with one WARNING per state per wait - ``triggers.base.Progress`` (operators, sensors, triggers) and
-``core.polling.wait_for`` alike - and the timeout names the state."""
+the operators' sync wait (``operators.base.wait_until_done``) alike - and the timeout names the state."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from airflow_provider_music.core.errors import JobTimeoutError
-from airflow_provider_music.core.polling import PollResult, unknown_state, wait_for
+from airflow_provider_music.core.polling import PollResult, unknown_state
+from airflow_provider_music.operators.base import wait_until_done
 from airflow_provider_music.triggers.base import Progress
 
 
@@ -49,15 +50,18 @@ def test_progress_warns_once_per_state_per_wait():
     assert len(other.warnings()) == 1
 
 
-def test_wait_for_warns_once_and_times_out_naming_the_state():
+def test_sync_wait_warns_once_and_times_out_naming_the_state():
     log = Recorder()
     with pytest.raises(JobTimeoutError, match="unknown state 'mastering'"):
-        wait_for(lambda: _unknown("mastering"), poll_interval=0, timeout=0.2, describe="toy", logger=log)
+        wait_until_done(lambda: _unknown("mastering"), first=None, poll_interval=0.01, timeout=0.2, describe="toy",
+                        logger=log)
     assert len(log.warnings()) == 1
 
 
-def test_wait_for_goes_on_through_an_unknown_state_to_success():
+def test_sync_wait_goes_on_through_an_unknown_state_to_success():
     answers = itertools.chain([_unknown("mastering")] * 5, itertools.repeat(PollResult("success", "done")))
     log = Recorder()
-    assert wait_for(lambda: next(answers), poll_interval=0, timeout=5, describe="toy", logger=log).state == "success"
+    result = wait_until_done(lambda: next(answers), first=None, poll_interval=0.01, timeout=5, describe="toy",
+                             logger=log)
+    assert result.state == "success"
     assert len(log.warnings()) == 1

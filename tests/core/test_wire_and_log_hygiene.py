@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
-from airflow_provider_music.core.logscrub import SCRUBBED_LOGGERS, QueryScrubber, install_log_scrubber
+from airflow_provider_music.core.redaction import SCRUBBED_LOGGERS, QueryScrubber, install_log_scrubber
 from airflow_provider_music.testing.audio import sine_wav
 from tests.support.hooks import hook_cases, make_hook
 from tests.support.hostile import HostileServer, send

@@ -107,7 +107,7 @@ def test_triggerer_bench_kinds_build_their_sensor_trigger(kind, monkeypatch):
 
     extra = {"bucket_id": 7} if kind == "acrcloud" else {}
     sensor = bt.sensor_for(kind, "123", extra, 30.0, 0)
-    trigger = sensor.link.trigger(conn_id=sensor.conn_id, target=sensor.target(), poll_interval=30.0, timeout=60.0)
+    trigger = sensor.status_check.trigger(conn_id=sensor.conn_id, target=sensor.target(), poll_interval=30.0, timeout=60.0)
     classpath, kwargs = trigger.serialize()
     assert classpath.startswith("airflow_provider_music.triggers.")
     json.dumps(kwargs)  # JSON primitives only: what the trigger row stores

@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import wave
+from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import TaskDeferred
@@ -156,6 +157,29 @@ def test_lost_create_answer_is_found_not_reposted(music_emulator, make_context):
     music_emulator.add_fault(path=MUSIC + "$", method="POST", status=502, after=True, times=1)
     result = generate().execute(make_context())
     assert result["status"] == "completed" and music_emulator.count("POST", MUSIC) == 1 and creates(music_emulator) == 1
+
+
+@pytest.mark.parametrize("operator", ["generate", "edit"])
+def test_paid_creates_go_through_the_attempt_journal(music_emulator, make_context, monkeypatch, operator):
+    """FlowMusic's creates use ``AttemptJournal.send`` like every other API's (one journal, one rule), keeping
+    the note after the answer (``keep_on_answer``) and the replyRef it carries."""
+    from airflow_provider_music.operators.resume import AttemptJournal
+
+    store = FakeTaskStateStore()
+    song = generate().execute(make_context(store)) if operator == "edit" else None
+    sends: list[dict[str, Any]] = []
+    original = AttemptJournal.send
+
+    def recording(self: Any, request: Any, **kwargs: Any) -> Any:
+        sends.append(kwargs)
+        return original(self, request, **kwargs)
+
+    monkeypatch.setattr(AttemptJournal, "send", recording)
+    op = generate() if song is None else FlowMusicEditOperator(
+        task_id="fx", operation="effect", clip=song, edit_params={"effect": "Gain", "gain_db": 3}, **WAIT)
+    op.execute(make_context(store))
+    assert len(sends) == 1 and sends[0]["keep_on_answer"] is True and sends[0]["reply_ref"].startswith("airflow:")
+    assert store.get(f"{op.state_key}_attempt")["reply_ref"] == sends[0]["reply_ref"]
 
 
 def test_lost_create_answer_of_an_edit(music_emulator, make_context):

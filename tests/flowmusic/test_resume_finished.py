@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from airflow_provider_music.core.lost import LostAnswerError, answer_lost
+from airflow_provider_music.core.errors import LostAnswerError, answer_lost
 from airflow_provider_music.hooks.flowmusic import FlowMusicLostCreateError
 from airflow_provider_music.operators import base
 from airflow_provider_music.operators.flowmusic import FlowMusicGenerateOperator

@@ -353,7 +353,7 @@ def test_fault_cell(music_emulator, monkeypatch, make_context, tmp_path, instant
         else:
             task.timeout = 0.4
             expected_error = (JobTimeoutError,)
-        monkeypatch.setattr(core, "_sleep", time.sleep)  # wait_for really waits for the deadline here
+        monkeypatch.setattr(core, "_sleep", time.sleep)  # the wait really waits for the deadline here
     elif fault_id == "596-pending-error":
         expected_error = (RiffusionAccountPendingError,)
     elif fault_id == "429-no-retry-after" and subject.api == "riffusion" and deferrable:

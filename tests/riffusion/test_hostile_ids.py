@@ -13,8 +13,7 @@ import traceback
 
 import pytest
 
-from airflow_provider_music.core.errors import InvalidResponseError
-from airflow_provider_music.core.lost import LostAnswerError, answer_lost
+from airflow_provider_music.core.errors import InvalidResponseError, LostAnswerError, answer_lost
 from airflow_provider_music.hooks.riffusion import RiffusionHook, RiffusionLostAnswerError
 from airflow_provider_music.operators.riffusion import RiffusionComposeOperator
 from tests.support.hostile import HostileServer, json_body, raw_body

@@ -13,10 +13,11 @@ from airflow_provider_music.core.errors import (
     ApiConnectionError,
     InvalidInputError,
     InvalidResponseError,
+    LostAnswerError,
     MusicApiError,
+    answer_lost,
     error_from_response,
 )
-from airflow_provider_music.core.lost import LostAnswerError, answer_lost
 from airflow_provider_music.hooks import audioshake_api, audioshake_jobs, audioshake_tasks
 from airflow_provider_music.hooks import riffusion as riffusion_hook
 from airflow_provider_music.hooks.riffusion import RiffusionHook, RiffusionLostAnswerError

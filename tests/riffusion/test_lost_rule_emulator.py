@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_provider_music.core.lost import LostAnswerError
+from airflow_provider_music.core.errors import LostAnswerError
 from airflow_provider_music.operators.riffusion import RiffusionComposeOperator
 from tests.conftest import FakeTaskStateStore
 

@@ -35,7 +35,7 @@ from airflow_provider_music.core.errors import (
     ServerError,
     ValidationError,
 )
-from airflow_provider_music.core.polling import PollResult, unknown_state
+from airflow_provider_music.core.parsing import PollResult, unknown_state
 from airflow_provider_music.core.validation import validate_id
 
 FILE_DATA_TYPES = ("audio", "fingerprint", "audio_url", "acrid")

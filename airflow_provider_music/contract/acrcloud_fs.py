@@ -27,7 +27,7 @@ from airflow_provider_music.contract.acrcloud import (
     to_int,
 )
 from airflow_provider_music.core.errors import InvalidInputError, InvalidResponseError
-from airflow_provider_music.core.polling import PollResult, unknown_state
+from airflow_provider_music.core.parsing import PollResult, unknown_state
 
 FS_DATA_TYPES = ("audio", "fingerprint", "audio_url", "platforms")
 #: File-scanning states: 0 processing, 1 results, -1 no results, -2/-3 error.

@@ -20,8 +20,7 @@ from airflow_provider_music.core.errors import (
     redact_url,
 )
 from airflow_provider_music.core.files import safe_file_name
-from airflow_provider_music.core.parsing import describe_only, number_of
-from airflow_provider_music.core.polling import PollResult, unknown_state
+from airflow_provider_music.core.parsing import PollResult, describe_only, number_of, unknown_state
 from airflow_provider_music.core.validation import validate_id, validate_number
 
 JOBS_BASE_URL = "https://groovy.audioshake.ai/"

@@ -20,8 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_music.core.errors import InvalidInputError, InvalidResponseError, redact_url
-from airflow_provider_music.core.parsing import format_seconds, seconds_of, text_of
-from airflow_provider_music.core.polling import PollResult, unknown_state
+from airflow_provider_music.core.parsing import PollResult, format_seconds, seconds_of, text_of, unknown_state
 from airflow_provider_music.core.redaction import describe_body
 from airflow_provider_music.core.validation import validate_id
 

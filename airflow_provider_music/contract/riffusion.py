@@ -23,8 +23,14 @@ from airflow_provider_music.core.errors import (
     InvalidResponseError,
     redact_url,
 )
-from airflow_provider_music.core.parsing import describe_only, number_of, seconds_of, text_of
-from airflow_provider_music.core.polling import PollResult, unknown_state
+from airflow_provider_music.core.parsing import (
+    PollResult,
+    describe_only,
+    number_of,
+    seconds_of,
+    text_of,
+    unknown_state,
+)
 from airflow_provider_music.core.validation import validate_id
 
 DEFAULT_BASE_URL = "https://api.useapi.net/v1/riffusion/"

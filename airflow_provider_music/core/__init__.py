@@ -14,7 +14,8 @@ The HTTP core (one policy, two thin drivers; the walk of one GET is in docs/arch
 * :mod:`.bodies` - bounded reads of answers (decoded bytes counted) and the streamed multipart body;
   :mod:`.download` - bounded, atomic downloads.
 * :mod:`.errors` - the error hierarchy, the mapping of HTTP error answers onto it, the lost-answer rule.
-* :mod:`.parsing` - strict JSON, ``expect_dict``/``expect_list``, ``parsing(call)`` guard for parsers.
+* :mod:`.parsing` - strict JSON, ``expect_dict``/``expect_list``, ``parsing(call)`` guard for parsers,
+  :class:`PollResult` and the unknown-state rule.
 * :mod:`.redaction` - scrubbing secrets out of server text and of the HTTP libraries' log records.
 
 Around it:
@@ -22,7 +23,6 @@ Around it:
 * :mod:`.settings` - reading a connection into typed :class:`ApiSettings`; one lookup shared by triggers.
 * :mod:`.files` - upload sources, the one str/URL -> ``ObjectStoragePath`` rule, safe names, atomic writes;
   :mod:`.content` - the content check of every upload.
-* :mod:`.polling` - :class:`PollResult` and the unknown-state rule.
 * :mod:`.poller` - shared polls in the triggerer: waits on one API and connection share requests.
 * :mod:`.validation` - argument validators shared by every slice.
 
@@ -77,8 +77,15 @@ from airflow_provider_music.core.files import (
     to_storage_path,
 )
 from airflow_provider_music.core.http import ERROR_BODY_LIMIT, IDEMPOTENT_METHODS, clean_params
-from airflow_provider_music.core.parsing import expect_dict, expect_list, expect_str, loads_strict, parsing
-from airflow_provider_music.core.polling import PollResult, PollState
+from airflow_provider_music.core.parsing import (
+    PollResult,
+    PollState,
+    expect_dict,
+    expect_list,
+    expect_str,
+    loads_strict,
+    parsing,
+)
 from airflow_provider_music.core.redaction import describe_body, redact, register_secret
 from airflow_provider_music.core.retry import RetryPolicy
 from airflow_provider_music.core.settings import (

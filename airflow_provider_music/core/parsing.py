@@ -11,6 +11,8 @@
   costs, lyrics - never fails the task; what DECIDES - ids, states, URLs - stays strict):
   :func:`seconds_of`, :func:`number_of`, :func:`text_of`, :func:`format_seconds` convert or return ``None``
   (never raise); :func:`describe_only` applies them to a record's fields and logs what it dropped.
+* What a status answer means: :class:`PollResult` (shared by operators, sensors and triggers; the sync wait
+  is ``operators.base.wait_until_done``) and :func:`unknown_state`, the one note for a state not known.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import logging
 import math
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from airflow_provider_music.core.errors import InvalidResponseError, MusicApiError
@@ -175,3 +178,38 @@ def describe_only(
             continue
         out[name] = converted
     return out
+
+
+# ---- what a status answer means ------------------------------------------------------------------
+PollState = Literal["running", "success", "failed"]
+
+
+@dataclass
+class PollResult:
+    """The state of one or more remote jobs at one poll. ``payload`` must stay small and JSON-primitive.
+
+    ``unknown`` lists states this package does not know (see :func:`unknown_state`): such a result is
+    ``running`` - never a success, never a failure the service may still turn into one - and every wait
+    (operator, sensor, trigger: ``triggers.base.Progress``) warns once per note; a timeout names them, as
+    the message holds them too.
+    """
+
+    state: PollState
+    message: str = ""
+    payload: dict[str, Any] = field(default_factory=dict)
+    unknown: tuple[str, ...] = ()
+
+    @property
+    def done(self) -> bool:
+        return self.state != "running"
+
+
+def unknown_state(what: str, value: Any, known: Any = ()) -> str:
+    """The note for a state this package does not know: ``upload u1: unknown state 'rejected' (known: ...)``.
+
+    The one convention of every API: an unknown state keeps the wait going (with a warning) until the job
+    reaches a known state or the deadline, whose timeout error names the state.
+    """
+    shown = f" (known: {', '.join(str(k) for k in known)})" if known else ""
+    where = f"{what}: " if what else ""
+    return f"{where}unknown state {str(value)[:50]!r}{shown}: not a success, polling on until the deadline"

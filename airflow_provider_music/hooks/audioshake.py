@@ -47,7 +47,7 @@ from airflow_provider_music.hooks.base import MusicApiHook
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import ObjectStoragePath
 
-    from airflow_provider_music.core.polling import PollResult
+    from airflow_provider_music.core.parsing import PollResult
 
 IMPLEMENTATIONS: dict[str, type[AudioShakeApi]] = {"jobs": JobsApi, "tasks": TasksApi}
 #: Connection type of each API (``audioshake`` is also the type of connections made before the Tasks type).

@@ -29,7 +29,7 @@ from airflow_provider_music.core.errors import CLOCK_SKEW, LostAnswerError, Musi
 from airflow_provider_music.core.files import resolve_source
 
 if TYPE_CHECKING:
-    from airflow_provider_music.core.polling import PollResult
+    from airflow_provider_music.core.parsing import PollResult
     from airflow_provider_music.hooks.audioshake import AudioShakeHook
 
 #: Assets expire after 72 hours (Tasks API): older uploads are never looked for.

@@ -64,8 +64,8 @@ from airflow_provider_music.core.errors import (
     redact_url,
 )
 from airflow_provider_music.core.files import check_audio_content, resolve_source, to_storage_path
+from airflow_provider_music.core.parsing import PollResult
 from airflow_provider_music.core.poller import ListingPoller
-from airflow_provider_music.core.polling import PollResult
 from airflow_provider_music.core.redaction import secret_arguments
 from airflow_provider_music.core.validation import path_segment
 from airflow_provider_music.hooks.base import MusicApiHook
@@ -332,6 +332,7 @@ class RiffusionHook(MusicApiHook):
 
     @staticmethod
     def lost_create_hint(body: Mapping[str, Any], started: float) -> str:
+        """Where to look for a create whose answer was lost: its ``replyRef`` and when it was sent."""
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started))
         ref = body.get("replyRef")
         return f"GET scheduler for replyRef {ref!r} and GET music for songs created around {when}"

@@ -53,7 +53,7 @@ from airflow_provider_music.triggers.audioshake import SEPARATION_STATUS, separa
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-    from airflow_provider_music.core.polling import PollResult
+    from airflow_provider_music.core.parsing import PollResult
     from airflow_provider_music.hooks.audioshake_api import AudioShakeApi
 
 LINK_XCOM_KEY = "audioshake_url"

@@ -49,7 +49,7 @@ from airflow_provider_music.core.errors import (
     NotFoundError,
     redact_url,
 )
-from airflow_provider_music.core.polling import PollResult
+from airflow_provider_music.core.parsing import PollResult
 from airflow_provider_music.core.validation import positive_number
 from airflow_provider_music.hooks.base import MusicApiHook
 from airflow_provider_music.operators.mapping import CheckedPartial

@@ -24,8 +24,7 @@ from airflow_provider_music.contract.riffusion import (
 from airflow_provider_music.contract.riffusion_files import song_file_name
 from airflow_provider_music.core.errors import CLOCK_SKEW, InvalidInputError, MusicApiError
 from airflow_provider_music.core.files import ensure_writable_destination, to_storage_path
-from airflow_provider_music.core.parsing import format_seconds
-from airflow_provider_music.core.polling import PollResult
+from airflow_provider_music.core.parsing import PollResult, format_seconds
 from airflow_provider_music.hooks.riffusion import (
     RiffusionCopyrightMatchError,
     RiffusionHook,

@@ -22,7 +22,7 @@ from airflow.providers.common.compat.sdk import (
 )
 
 from airflow_provider_music.core.errors import JobTimeoutError, WatchedJobFailedError
-from airflow_provider_music.core.polling import PollResult
+from airflow_provider_music.core.parsing import PollResult
 from airflow_provider_music.operators.base import MusicOperator, check_flag, check_seconds, without_queries
 from airflow_provider_music.triggers.base import (
     Progress,

@@ -39,7 +39,7 @@ from airflow_provider_music.core.errors import (
     JobTimeoutError,
     MusicApiError,
 )
-from airflow_provider_music.core.polling import PollResult
+from airflow_provider_music.core.parsing import PollResult
 from airflow_provider_music.hooks.base import MusicApiHook
 
 EVENT_STATUSES = ("success", "failed", "timeout", "error")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -39,18 +38,9 @@ def missing_docstrings(path: Path) -> list[str]:
 
 
 MODULES = sorted(path for package in PACKAGES for path in (PACKAGE / package).glob("*.py"))
-#: Modules whose docstrings were being written in parallel (issue 20 helpers A and B) when this test was added:
-#: xfail (not strict) until they are done - then remove them from this set.
-IN_PROGRESS = frozenset({"hooks/base.py", "hooks/flowmusic.py", "hooks/riffusion.py"})
 
 
-def _param(path: Path) -> Any:
-    name = path.relative_to(PACKAGE).as_posix()
-    marks = [pytest.mark.xfail(reason="docstrings written in parallel", strict=False)] if name in IN_PROGRESS else []
-    return pytest.param(path, id=name, marks=marks)
-
-
-@pytest.mark.parametrize("path", [_param(path) for path in MODULES])
+@pytest.mark.parametrize("path", MODULES, ids=lambda path: path.relative_to(PACKAGE).as_posix())
 def test_every_public_name_has_a_docstring(path):
     assert missing_docstrings(path) == []
 

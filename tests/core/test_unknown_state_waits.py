@@ -1,4 +1,4 @@
-"""Issue 21 §5 at the depth every API shares: ``PollResult.unknown`` (``core.polling.unknown_state``) keeps a wait
+"""Issue 21 §5 at the depth every API shares: ``PollResult.unknown`` (``core.parsing.unknown_state``) keeps a wait
 going with one WARNING per state per wait - ``triggers.base.Progress`` (operators, sensors, triggers) and
 the operators' sync wait (``operators.base.wait_until_done``) alike - and the timeout names the state."""
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_music.core.errors import JobTimeoutError
-from airflow_provider_music.core.polling import PollResult, unknown_state
+from airflow_provider_music.core.parsing import PollResult, unknown_state
 from airflow_provider_music.operators.base import wait_until_done
 from airflow_provider_music.triggers.base import Progress
 

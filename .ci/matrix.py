@@ -6,7 +6,8 @@ For each cell (Airflow minor x Python) a virtualenv under ``.matrix/`` gets the 
 run from a copy of the tree *without* the package folder, so ``import airflow_provider_music`` can only
 find the installed wheel. The whole suite runs in ``make test`` on the main set (Airflow 3.3, Python 3.11,
 the same pins, editable); every cell here, the main one included, runs tests/core, every slice's operator
-and trigger tests, the connection-form checks and one example DAG end to end. Two cells run at a time (2 cores). A venv is reused while its pinned set, pyproject.toml and
+and trigger tests, the connection-form checks and one example DAG end to end; the lowest-Python cell of each
+minor also runs the AssetWatcher check in a real scheduler + triggerer (tests/deployment/test_catalog_watch.py). Two cells run at a time (2 cores). A venv is reused while its pinned set, pyproject.toml and
 Python are unchanged (CI starts from a clean clone, so there every install is cold).
 
 Exit status: non-zero if any cell failed, including a pytest run that collected no test (exit 5).
@@ -44,6 +45,9 @@ UI_CELLS = (("3.3", "3.11"), ("3.0", "3.11"))
 SCREENSHOTS = ROOT / ".ui-screenshots"
 EXTRAS = "dev,testing,fingerprint,ui"
 SMOKE_DAG = "example_music_pipeline"
+#: the event-driven scheduling check (AssetWatcher + CatalogChangeTrigger in a real scheduler + triggerer),
+#: once per minor in its lowest-Python cell (~90 s); `make test-deployment` runs it on the main set
+WATCH_TEST = "tests/deployment/test_catalog_watch.py"
 _SUMMARY = re.compile(r"^(?:=+ )?((?:\d+ \w+, )*\d+ (?:passed|failed|errors?|skipped|deselected)\b.*?) in [\d.]+s", re.M)
 
 
@@ -136,7 +140,9 @@ def copy_tree(cell: Cell) -> Path:
 
 def test_selection(tree: Path) -> list[str]:
     # The whole suite runs in `make test` on the main set (the same pins); every cell here runs the subset.
-    picked = ["tests/core", "tests/ui/test_connection_form.py"]
+    picked = ["tests/core", "tests/ui/test_connection_form.py",
+              # every example DAG imports on every supported version (no run: one runs end to end below)
+              "tests/example_dags/test_example_dags.py::test_example_dags_import_without_db"]
     for pattern in ("tests/*/test_operator*.py", "tests/*/test_trigger*.py"):
         picked += sorted(str(p.relative_to(tree)) for p in tree.glob(pattern))
     return list(dict.fromkeys(picked))
@@ -163,7 +169,18 @@ def run_tests(cell: Cell, tree: Path) -> bool:
                         "--dags-folder", str(tree / "example_dags")], cwd=tree, env=env, timeout=900)
     cell.seconds["dag"] = time.monotonic() - started
     cell.result += f"; {SMOKE_DAG} {'ok' if dag_rc == 0 else 'FAILED'}"
-    return rc == 0 and dag_rc == 0
+    watch_rc = run_watch_test(cell, tree, env) if cell.python == CELLS[cell.minor][0] else 0
+    return rc == 0 and dag_rc == 0 and watch_rc == 0
+
+
+def run_watch_test(cell: Cell, tree: Path, env: dict[str, str]) -> int:
+    """The AssetWatcher check in a real deployment of this cell's Airflow (its own AIRFLOW_HOME, loopback)."""
+    started = time.monotonic()
+    rc = run(cell, [str(cell.venv / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=",
+                    WATCH_TEST], cwd=tree, env={**env, "AIRFLOW_HOME": str(tree / ".airflow-home-watch")}, timeout=600)
+    cell.seconds["watch"] = time.monotonic() - started
+    cell.result += f"; asset watcher {'ok' if rc == 0 else 'FAILED'}"
+    return rc
 
 
 def run_ui_tests(cell: Cell, tree: Path) -> bool:

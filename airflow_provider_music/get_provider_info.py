@@ -71,7 +71,7 @@ _ACRCLOUD: dict[str, Any] = {
     "hooks": [{"integration-name": "ACRCloud", "python-modules": [f"{PACKAGE}.hooks.acrcloud", f"{PACKAGE}.hooks.acrcloud_fs", f"{PACKAGE}.hooks.acrcloud_batch"]}],
     "operators": [{"integration-name": "ACRCloud", "python-modules": [f"{PACKAGE}.operators.acrcloud", f"{PACKAGE}.operators.acrcloud_scan", f"{PACKAGE}.operators.acrcloud_sync"]}],
     "sensors": [{"integration-name": "ACRCloud", "python-modules": [f"{PACKAGE}.sensors.acrcloud"]}],
-    "triggers": [{"integration-name": "ACRCloud", "python-modules": [f"{PACKAGE}.triggers.acrcloud"]}],
+    "triggers": [{"integration-name": "ACRCloud", "python-modules": [f"{PACKAGE}.triggers.acrcloud", f"{PACKAGE}.triggers.catalog"]}],
     "connection-types": [
         {
             "hook-class-name": f"{PACKAGE}.hooks.acrcloud.AcrCloudHook",
@@ -231,6 +231,12 @@ _FLOWMUSIC: dict[str, Any] = {
                     "description": "Sync generation and stems hold the answer 40-150 s, e.g. 300; such a call may "
                     "take this plus 'request_timeout'. Optional.",
                 },
+                "price_per_song": {
+                    "label": "Credits per generation or edit (budget estimate)",
+                    "schema": {"type": ["number", "null"], "default": None},
+                    "description": "What the budget guard (max_cost) expects one generation or edit to cost, in "
+                    "credits; empty: the provider's price list per model (5 credits). Optional.",
+                },
             },
             "ui-field-behaviour": {
                 "hidden-fields": ["schema", "port", "login"],
@@ -247,8 +253,61 @@ _FLOWMUSIC: dict[str, Any] = {
     "extra-links": [f"{PACKAGE}.operators.flowmusic.FlowMusicSongLink"],
 }
 
+_MUREKA: dict[str, Any] = {
+    "integrations": [
+        {
+            "integration-name": "Mureka (useapi.net)",
+            "external-doc-url": "https://useapi.net/docs/api-mureka-v1",
+            "tags": ["software"],
+        }
+    ],
+    "hooks": [{"integration-name": "Mureka (useapi.net)", "python-modules": [f"{PACKAGE}.hooks.mureka"]}],
+    "operators": [{"integration-name": "Mureka (useapi.net)", "python-modules": [f"{PACKAGE}.operators.mureka"]}],
+    "sensors": [{"integration-name": "Mureka (useapi.net)", "python-modules": [f"{PACKAGE}.sensors.mureka"]}],
+    "triggers": [{"integration-name": "Mureka (useapi.net)", "python-modules": [f"{PACKAGE}.triggers.mureka"]}],
+    "connection-types": [
+        {
+            "hook-class-name": f"{PACKAGE}.hooks.mureka.MurekaHook",
+            "hook-name": "Mureka (useapi.net)",
+            "connection-type": "mureka",
+            "conn-fields": {
+                "account": {
+                    "label": "Default Mureka account id",
+                    "schema": {"type": ["string", "null"]},
+                    "description": "Numeric Mureka account id used when a call names none, e.g. 12345678901234 "
+                    "(required by useapi.net when several Mureka accounts are configured). Optional.",
+                },
+                "sync_timeout": {
+                    "label": "Read timeout of held calls (seconds)",
+                    "schema": {"type": ["number", "null"], "default": 300},
+                    "description": "A generation with async false holds the answer 30-90 s, e.g. 300; such a call "
+                    "may take this plus 'request_timeout'. Optional.",
+                },
+            },
+            "ui-field-behaviour": {
+                "hidden-fields": ["schema", "port", "login"],
+                "relabeling": {"host": "Base URL", "password": "useapi.net API token"},
+                "placeholders": {
+                    "host": "https://api.useapi.net/v1/mureka/",
+                    "password": "user:1234-abcdefgh (useapi.net token)",
+                    "account": "optional: 12345678901234",
+                    "sync_timeout": "300",
+                },
+            },
+        }
+    ],
+    "extra-links": [f"{PACKAGE}.operators.mureka.MurekaSongLink"],
+}
+
 #: Connection extras read by the shared HTTP core for every API (see ``core.settings_from_connection``).
 COMMON_CONN_FIELDS: dict[str, Any] = {
+    "max_cost": {
+        "label": "Budget per task (max_cost)",
+        "schema": {"type": ["number", "null"], "default": None, "minimum": 0},
+        "description": "Default max_cost of this connection's paid operators, in the service's unit (credits): "
+                       "a submission whose estimate is higher, or above the account's remaining credits, is "
+                       "refused before anything is paid. Empty: no budget guard. Optional.",
+    },
     "timeout": {
         "label": "Read timeout (seconds)",
         "schema": {"type": ["number", "null"], "default": 60},
@@ -318,13 +377,15 @@ _LIST_KEYS = ("integrations", "hooks", "operators", "sensors", "triggers", "conn
 
 
 def get_provider_info() -> dict[str, Any]:
+    """The provider's metadata for Airflow (``apache_airflow_provider`` entry point): package, hooks,
+    operators, sensors, triggers, connection types with their form fields, extra links and config."""
     info: dict[str, Any] = {
         "package-name": "airflow-provider-music",
-        "name": "Music AI (FlowMusic, Riffusion, ACRCloud, AudioShake)",
-        "description": "Hooks, operators, sensors and deferrable triggers for FlowMusic and Riffusion "
-        "(useapi.net), ACRCloud and AudioShake, with an offline emulator of the four APIs.",
+        "name": "Music AI (FlowMusic, Mureka, Riffusion, ACRCloud, AudioShake)",
+        "description": "Hooks, operators, sensors and deferrable triggers for FlowMusic, Mureka and Riffusion "
+        "(useapi.net), ACRCloud and AudioShake, with an offline emulator of the five APIs.",
     }
-    for block in (_RIFFUSION, _ACRCLOUD, _AUDIOSHAKE, _FLOWMUSIC):
+    for block in (_RIFFUSION, _ACRCLOUD, _AUDIOSHAKE, _FLOWMUSIC, _MUREKA):
         for key in _LIST_KEYS:
             if block.get(key):
                 info.setdefault(key, []).extend(block[key])

@@ -6,7 +6,9 @@
 3. download the songs (FlowMusic: the lossless ``wav_url`` of both clips of each A/B pair);
 4. separate each song into stems with AudioShake (mapped over the songs);
 5. scan each song with ACRCloud against the music database (the copyright check);
-6. fingerprint the stems into an ACRCloud bucket (incremental, idempotent).
+6. fingerprint the stems into an ACRCloud bucket (incremental, idempotent);
+7. report what the run cost, per task and in total per unit ("unknown" where a service reports no number):
+   logged, returned and written to ``<output_dir>/cost-report.json``.
 
 Songs and stems are published as Airflow assets. All paths come from ``params`` with offline defaults, so
 ``airflow dags test example_music_pipeline`` works against the emulator with no configuration; pass
@@ -162,7 +164,7 @@ with DAG(
         outlets=[STEMS],
     ).expand(source=songs)
 
-    AcrCloudScanFileOperator.partial(
+    scan = AcrCloudScanFileOperator.partial(
         task_id="copyright_scan",
         buckets=["ACRCloud Music"],
         container_name="example-copyright-check",
@@ -177,3 +179,22 @@ with DAG(
         poll_interval=2,
     )
     stems >> fingerprint
+
+    @task(trigger_rule="all_done", multiple_outputs=False)  # the report is one XCom
+    def cost_report(params: dict, ti=None) -> dict:
+        """What this run cost, per paid task and in total per unit (the tasks' ``cost`` XComs)."""
+        import json
+        import logging
+
+        from airflow_provider_music.operators.cost import run_cost
+
+        paid = ("generate_variation", "download_flowmusic", "compose_variation", "separate_stems", "copyright_scan")
+        report = run_cost({t: ti.xcom_pull(task_ids=t, default=None) for t in paid},
+                          {t: ti.xcom_pull(task_ids=t, key="cost", default=None) for t in paid})
+        logging.getLogger(__name__).info("Run cost: total %s; per task %s", report["total"], report["tasks"])
+        os.makedirs(params["output_dir"], exist_ok=True)
+        with open(os.path.join(params["output_dir"], "cost-report.json"), "w") as fh:
+            json.dump(report, fh, indent=2)
+        return report
+
+    [fingerprint, scan] >> cost_report()

@@ -13,6 +13,12 @@ Every night at 02:00 UTC:
 Re-running is safe: every file in the bucket carries its catalog path and content hash, so a crashed or
 repeated run never uploads a track twice. The catalog can be any ``ObjectStoragePath`` (``s3://...`` with
 ``catalog_conn_id``); the offline default generates a small demo catalog.
+
+``example_catalog_fingerprint_on_change`` is the same pipeline run when the catalog changes instead of
+nightly: it is scheduled on an asset watched by ``CatalogChangeTrigger`` (an ``AssetWatcher``; Airflow 3.0+),
+which lists ``MUSIC_CATALOG_DIR`` once a minute in the triggerer and fires once per batch of new or changed
+tracks (docs/assets.md). The event's ``extra["payload"]`` names the changed paths; the sync itself stays
+incremental, so it is simply run again.
 """
 
 from __future__ import annotations
@@ -22,29 +28,35 @@ import os
 import tempfile
 
 import pendulum
-from airflow.sdk import DAG, Param, task
+from airflow.sdk import DAG, Asset, AssetWatcher, Param, task
 
 from airflow_provider_music.operators.acrcloud import AcrCloudDumpBucketOperator, AcrCloudEnsureBucketOperator
 from airflow_provider_music.operators.acrcloud_sync import AcrCloudCatalogSyncOperator
+from airflow_provider_music.triggers.catalog import CatalogChangeTrigger
 
 DEFAULT_OUTPUT = os.path.join(tempfile.gettempdir(), "airflow-provider-music")
+#: the folder the asset-triggered variant watches (fixed when the DAG is parsed: the trigger's kwargs)
+WATCHED_CATALOG = os.environ.get("MUSIC_CATALOG_DIR", os.path.join(DEFAULT_OUTPUT, "inputs", "catalog"))
+CATALOG = Asset(
+    name="label_catalog",
+    uri=f"file://{WATCHED_CATALOG}",
+    watchers=[AssetWatcher(name="label_catalog_changes",
+                           trigger=CatalogChangeTrigger(catalog=WATCHED_CATALOG, poll_interval=60))],
+)
 
-with DAG(
-    dag_id="example_nightly_catalog_fingerprint",
-    description="Incremental nightly sync of a catalog folder into an ACRCloud bucket, with dump and report",
-    schedule="0 2 * * *",
-    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
-    catchup=False,
-    max_active_runs=1,
-    tags=["example", "acrcloud", "catalog"],
-    params={
-        "catalog_dir": Param("", type="string", description="Catalog folder; empty: a generated demo catalog"),
+
+def params(catalog_dir: str) -> dict[str, Param]:
+    return {
+        "catalog_dir": Param(catalog_dir, type="string", description="Catalog folder; empty: a generated demo catalog"),
         "output_dir": Param(DEFAULT_OUTPUT, type="string", description="Where the dump and the report go"),
         "bucket_name": Param("example-catalog", type="string"),
         "mode": Param("fingerprint", enum=["fingerprint", "audio"]),
         "delete_missing": Param(True, type="boolean"),
-    },
-) as dag:
+    }
+
+
+def fingerprint_catalog() -> None:
+    """The tasks of both DAGs: bucket, incremental sync, dump, report."""
 
     @task
     def catalog_folder(params: dict) -> str:
@@ -97,3 +109,28 @@ with DAG(
 
     sync >> dump
     write_report(sync.output, dump.output)
+
+
+with DAG(
+    dag_id="example_nightly_catalog_fingerprint",
+    description="Incremental nightly sync of a catalog folder into an ACRCloud bucket, with dump and report",
+    schedule="0 2 * * *",
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["example", "acrcloud", "catalog"],
+    params=params(""),
+) as dag:
+    fingerprint_catalog()
+
+with DAG(
+    dag_id="example_catalog_fingerprint_on_change",
+    description="The catalog sync, run when CatalogChangeTrigger sees new or changed tracks (asset-triggered)",
+    schedule=[CATALOG],
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["example", "acrcloud", "catalog", "assets"],
+    params=params(WATCHED_CATALOG),
+) as on_change_dag:
+    fingerprint_catalog()

@@ -97,7 +97,7 @@ with DAG(
         }
 
     @task
-    def compare(params: dict, flowmusic_result: dict) -> str:
+    def compare(flowmusic_result: dict, params: dict | None = None) -> str:
         """Write the per-stem comparison report; returns its path."""
         import json
 

@@ -148,10 +148,12 @@ def join_ids(ids: Any, *, argument: str = "ids") -> str:
 
 
 def split_ids(ids: Any, *, argument: str = "ids") -> list[str]:
+    """The ids of ``ids`` (a list or a comma-separated string) as a list of strings, checked like :func:`join_ids`."""
     return join_ids(ids, argument=argument).split(",")
 
 
 def chunked(items: list[str], size: int) -> Iterator[list[str]]:
+    """``items`` in consecutive lists of at most ``size`` (batched API calls)."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -167,12 +169,14 @@ def bucket_path(bucket_id: Any, *, argument: str = "bucket_id") -> str:
 
 
 def check_region(region: Any, *, argument: str = "region") -> str:
+    """``region`` if it is one of ACRCloud's regions (``REGIONS``), else :class:`InvalidInputError` naming ``argument``."""
     if region not in REGIONS:
         raise InvalidInputError(f"{argument} must be one of {', '.join(REGIONS)}, got {region!r}")
     return str(region)
 
 
 def check_positive_page(name: str, value: Any) -> None:
+    """Refuse a page number or page size ``value`` below 1 (``None`` passes), naming argument ``name``."""
     if value is not None and (to_int(value) or 0) < 1:
         raise InvalidInputError(f"{name} must be a positive integer, got {value!r}")
 
@@ -418,6 +422,7 @@ def dump_paths(configured: Any) -> list[str]:
 
 
 def dump_data(body: Any, *, bucket_id: Any) -> dict[str, Any]:
+    """The ``data`` object of a bucket dump answer; an :class:`InvalidResponseError` for any other shape."""
     data = unwrap_data(body)
     if not isinstance(data, dict):
         raise _bad(f"dump of bucket {bucket_id}", f"unexpected answer {type(data).__name__}")
@@ -496,6 +501,7 @@ def check_identify_status(answer: Any) -> dict[str, Any]:
 # Uploads and errors
 # --------------------------------------------------------------------------------------------------
 def audio_content_type(name: str) -> str:
+    """The MIME type of an audio (or mp4 video) file by its extension; ``application/octet-stream`` if unknown."""
     ext = os.path.splitext(name)[1].lower()
     return {
         ".mp3": "audio/mpeg", ".wav": "audio/wav", ".flac": "audio/flac", ".m4a": "audio/mp4",
@@ -532,12 +538,14 @@ def answer_was_lost(exc: BaseException) -> bool:
 
 
 def check_acrid(acrid: Any) -> str:
+    """``acrid`` if it looks like an ACRCloud Music acrid (required for ``data_type='acrid'``)."""
     if not isinstance(acrid, str) or not _ID_RE.match(acrid):
         raise InvalidInputError("acrid is required for data_type='acrid' (an ACRCloud Music acrid)")
     return acrid
 
 
 def is_acr_id(value: Any) -> bool:
+    """Is ``value`` an ACRCloud id (``acr_id`` of a bucket file)?"""
     return isinstance(value, str) and bool(_ACR_ID_RE.match(value))
 
 

@@ -83,6 +83,8 @@ class ScanConfig:
     def build(
         cls, *, region: Any, buckets: Any = None, engine: Any = 1, audio_type: Any = "linein", ai_detection: Any = False,
     ) -> ScanConfig:
+        """Check and normalise the scan arguments (region, buckets, engine, audio type, AI detection) into a config;
+        :class:`InvalidInputError` naming the argument otherwise."""
         check_region(region)
         if not isinstance(ai_detection, bool):
             raise InvalidInputError(f"ai_detection must be True or False, got {str(ai_detection)[:40]!r}")
@@ -115,9 +117,11 @@ class ScanConfig:
         return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
     def container_name(self, prefix: str = DEFAULT_CONTAINER_PREFIX) -> str:
+        """The container name of this config: ``prefix`` plus :meth:`key`, a stable hash of the configuration."""
         return f"{prefix}-{self.key()}"
 
     def create_body(self, name: str, *, callback_url: str | None = None) -> dict[str, Any]:
+        """The ``POST fs-containers`` body that creates a container ``name`` for this config."""
         body: dict[str, Any] = {
             "name": name, "region": self.region, "audio_type": self.audio_type, "engine": self.engine,
             "buckets": [int(b) if b.isdigit() else b for b in self.buckets],
@@ -129,6 +133,7 @@ class ScanConfig:
         return body
 
     def describe(self) -> str:
+        """This config in words, for log lines and errors."""
         ai = ", ai_detection on" if self.ai_detection else ""
         return f"buckets {list(self.buckets)}, engine {self.engine}, region {self.region}, audio_type {self.audio_type}{ai}"
 

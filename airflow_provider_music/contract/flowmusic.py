@@ -112,6 +112,7 @@ def check_bool(name: str, value: Any) -> bool | None:
 
 
 def check_choice(name: str, value: Any, choices: Sequence[str], *, required: bool = False) -> str | None:
+    """``value`` if it is one of ``choices`` (``None`` when unset and not ``required``), else an error naming ``name``."""
     if unset(value) and not required:
         return None
     if value not in choices:
@@ -147,6 +148,7 @@ def check_email(name: str, value: Any, *, required: bool = False) -> str | None:
 
 
 def check_reply_url(value: Any) -> str | None:
+    """The ``reply_url`` (``replyUrl``) if it is an http(s) URL within the length limit; ``None`` when unset."""
     url = check_text("reply_url (replyUrl)", value, max_length=2048)
     if url is not None and not re.match(r"^https?://[^\s/]+", url):
         raise InvalidInputError(f"reply_url (replyUrl) must be an http(s) URL, got {redact_url(url)!r}")
@@ -337,6 +339,7 @@ def build_edit_body(operation: Any, clip: Any, *, seed: Any = None, title: Any =
 
 
 def build_lyrics_body(prompt: Any, *, structure: Any = None, email: Any = None) -> dict[str, Any]:
+    """The ``POST music/lyrics`` body (``prompt``, optional ``structure`` and account ``email``), checked."""
     body: dict[str, Any] = {"prompt": check_text("prompt", prompt, required=True, max_length=SHORT_PROMPT_MAX)}
     text = check_text("structure", structure, max_length=SHORT_PROMPT_MAX)
     if text is not None:
@@ -362,6 +365,7 @@ def upload_content_type(name: str, content_type: str | None) -> str:
 
 
 def check_upload_size(name: str, size: int | None, content_type: str) -> None:
+    """Refuse an empty upload or one larger than FlowMusic accepts for ``content_type`` (``size`` in bytes)."""
     cap = UPLOAD_TYPES[content_type]
     if size is not None and size > cap:
         raise InvalidInputError(
@@ -465,6 +469,7 @@ def public_account(record: Any) -> dict[str, Any]:
 
 
 def parse_accounts(body: Any) -> dict[str, dict[str, Any]]:
+    """The ``GET accounts`` answer as ``{email: account}`` with only public fields (never a token or cookie)."""
     if not isinstance(body, Mapping):
         raise invalid_answer("GET accounts", body)
     return {str(email): public_account(rec) for email, rec in body.items()}

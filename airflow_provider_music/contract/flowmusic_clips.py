@@ -39,6 +39,7 @@ AUDIO_URL_FIELDS = ("audio_url", "wav_url")
 
 
 def invalid_answer(what: str, body: Any) -> InvalidResponseError:
+    """The :class:`InvalidResponseError` for an unexpected body of FlowMusic call ``what`` (body shown shortened)."""
     return InvalidResponseError(f"FlowMusic {what} answered with an unexpected body: {describe_body(body)}")
 
 

@@ -281,6 +281,7 @@ class RequestWatch:
         self._fire()
 
     def attach(self, connection: Any) -> None:
+        """Watch ``connection`` too: it is closed when the watch fires (at once if it already has)."""
         self._connections.append(connection)
         if self.fired:
             self._fire()

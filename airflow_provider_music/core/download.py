@@ -27,6 +27,9 @@ EXPANSION_SLACK = 1024 * 1024
 
 @dataclass
 class DownloadLimits:
+    """The bounds of one download: the call (``method``, ``path``) for messages, the byte cap, the size the
+    server announced, the absolute deadline and the argument named in local file errors."""
+
     method: str
     path: str
     max_bytes: int

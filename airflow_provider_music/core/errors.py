@@ -80,6 +80,12 @@ class InvalidInputError(ValidationError, ValueError):
         super().__init__(message, **kwargs)
 
 
+class BudgetExceededError(InvalidInputError):
+    """The budget guard (``max_cost``) refused a paid submission before anything was sent: the estimate is
+    above ``max_cost``, or the account has fewer credits left than the estimate. Never retried (a retry
+    would be refused the same way); the message names the numbers and the argument."""
+
+
 class ClientRequestError(MusicApiError, AirflowFailException):
     """Any other 4xx answer (402, 405, 409, 413, ...): the request itself is wrong; retrying cannot fix it."""
 

@@ -36,6 +36,7 @@ class UploadSource:
 
     @contextlib.contextmanager
     def open(self) -> Iterator[IO[bytes]]:
+        """Open the source for one attempt (closed afterwards unless it is a caller's file object)."""
         fobj = self._opener()
         try:
             yield fobj
@@ -206,7 +207,7 @@ def atomic_write(destination: ObjectStoragePath, *, argument: str = "destination
     failure: LocalFileError | None = None
     try:
         destination.parent.mkdir(parents=True, exist_ok=True)
-        fh = tmp.open("wb")
+        fh = tmp.fs.open(tmp.path, "wb")  # not tmp.open(): Airflow's hook lineage would name the temporary file
     except OSError as exc:
         failure = local_file_error(exc, destination, argument, "write")
     if failure is not None:
@@ -215,11 +216,19 @@ def atomic_write(destination: ObjectStoragePath, *, argument: str = "destination
         with fh:
             yield fh
         _move_into_place(tmp, destination, argument)
+        _hook_lineage_output(destination)
     except BaseException:
         with contextlib.suppress(Exception):
             if tmp.exists():
                 tmp.unlink()
         raise
+
+
+def _hook_lineage_output(path: ObjectStoragePath) -> None:
+    """Airflow's hook-level lineage names the final file of an atomic write (docs/lineage.md)."""
+    from airflow.providers.common.compat.lineage.hook import get_hook_lineage_collector
+
+    get_hook_lineage_collector().add_output_asset(context=path, uri=str(path))
 
 
 def _move_into_place(tmp: ObjectStoragePath, destination: ObjectStoragePath, argument: str) -> None:

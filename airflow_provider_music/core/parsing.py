@@ -201,6 +201,7 @@ class PollResult:
 
     @property
     def done(self) -> bool:
+        """Has the job ended (success or failure), i.e. is the state anything but ``running``?"""
         return self.state != "running"
 
 

@@ -119,6 +119,7 @@ def _mask_in_airflow_logs(secret: str) -> None:
 
 
 def known_secrets() -> tuple[str, ...]:
+    """Every secret registered so far (connection tokens and secret extras), for scrubbing."""
     with _REGISTRY_LOCK:
         return tuple(_REGISTRY)
 

@@ -86,8 +86,12 @@ class ApiSettings:
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     #: Largest download written when the server announces no size (extra ``max_download_bytes``).
     max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES
+    #: Budget guard default of the connection's paid operators (extra ``max_cost``, in the service's cost unit:
+    #: credits); an operator's ``max_cost`` argument overrides it. ``None``: no guard.
+    max_cost: float | None = None
 
     def extra(self, name: str, default: Any = None) -> Any:
+        """The connection extra ``name`` (plain or legacy ``extra__<type>__<name>`` form), or ``default``."""
         return extras_get(self.extras, name, default)
 
 
@@ -136,6 +140,8 @@ def build_base_url(host: str | None, port: int | None, schema: str | None, extra
 
 
 def settings_from_connection(conn: Any, *, conn_id: str, default_base_url: str) -> ApiSettings:
+    """The :class:`ApiSettings` of an Airflow connection: token, base URL, timeouts, retry policy and
+    limits from its extras, each checked; the token and secret extras are registered for redaction."""
     extras = _parse_extra(getattr(conn, "extra", None))
     token = getattr(conn, "password", None) or extras_get(extras, "api_key") or extras_get(extras, "token")
     if not token:
@@ -181,7 +187,13 @@ def _limits(extras: Mapping[str, Any]) -> dict[str, Any]:
                                           DEFAULT_MAX_RESPONSE_BYTES, minimum=1),
         "max_download_bytes": _coerce_int("max_download_bytes", extras_get(extras, "max_download_bytes"),
                                           DEFAULT_MAX_DOWNLOAD_BYTES, minimum=1),
+        "max_cost": _optional_cost(extras_get(extras, "max_cost")),
     }
+
+
+def _optional_cost(value: Any) -> float | None:
+    """Extra ``max_cost``: a finite number >= 0 (0 allows free work only), or ``None`` when unset."""
+    return None if value is None or value == "" else _coerce_float("max_cost", value, 0.0, minimum=0.0)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -258,6 +258,22 @@ class FlowMusicHook(MusicApiHook):
             raise fm.invalid_answer("accounts/usage", body)
         return dict(body)
 
+    # ---- cost (operators' budget guard and cost report) -----------------------------------------
+    def price_per_song(self) -> float | None:
+        """Connection extra ``price_per_song``: credits one generation or edit is expected to cost (budget
+        estimate), or None (the price list of :mod:`~.contract.flowmusic_cost`)."""
+        price = fm.check_number("connection extra 'price_per_song'", self.settings.extra("price_per_song"), 0, None)
+        return None if price is None else float(price)
+
+    def credits_remaining(self, email: str) -> float | None:
+        """GET accounts/{email} ``credits_remaining`` (live), or None when the API shows none."""
+        left = self.get_account(email).get("credits_remaining")
+        return float(left) if isinstance(left, (int, float)) and not isinstance(left, bool) else None
+
+    def account_email(self, email: Any = None) -> str | None:
+        """``email`` checked, else the connection's ``email`` extra, else None (the API picks an account)."""
+        return self._email(email if isinstance(email, str) and email else None)
+
     # ---- music ----------------------------------------------------------------------------------
     def generate(self, prompt: str, *, mode: str = "async", email: str | None = None, **kwargs: Any) -> dict[str, Any]:
         """POST music: a song (an A/B pair of clips). ``mode="async"`` answers 201 with a pending job.

@@ -34,6 +34,7 @@ from airflow_provider_music.core import (
     MusicApiError,
     PollResult,
     ensure_writable_destination,
+    lineage,
     to_storage_path,
 )
 from airflow_provider_music.hooks.acrcloud import AcrCloudHook
@@ -44,6 +45,7 @@ from airflow_provider_music.operators.base import (
     is_templated,
     job_marker,
 )
+from airflow_provider_music.operators.cost import AcrCloudCost
 from airflow_provider_music.triggers.acrcloud import DUMP_STATUS, FILE_STATE, dump_target, file_state_target
 
 if TYPE_CHECKING:
@@ -100,7 +102,7 @@ class AcrCloudBaseOperator(MusicOperator):
 # --------------------------------------------------------------------------------------------------
 # Upload one file (the fingerprint step for one track or URL)
 # --------------------------------------------------------------------------------------------------
-class AcrCloudUploadFileOperator(AcrCloudBaseOperator, MusicJobOperator):
+class AcrCloudUploadFileOperator(AcrCloudCost, AcrCloudBaseOperator, MusicJobOperator):
     """Upload one audio file, fingerprint, URL or acrid to a bucket and (optionally) wait until it is ready.
 
     :param bucket_id: target bucket (default: the connection's ``bucket_id`` extra).
@@ -235,6 +237,15 @@ class AcrCloudUploadFileOperator(AcrCloudBaseOperator, MusicJobOperator):
         files = result.payload.get("files") or [{}]
         return files[0]
 
+    def report(self, record: dict[str, Any], output: Any) -> None:
+        """Lineage: the audio file (or URL) -> the bucket file."""
+        source = self.url if self.data_type == "audio_url" else self._source() if self.data_type != "acrid" else None
+        lineage.add_datasets(self.task_report.inputs, lineage.path_dataset(source))
+        lineage.add_datasets(self.task_report.outputs, lineage.acrcloud_bucket_file(record["bucket_id"], record["file_id"]))
+        state = output.get("state") if isinstance(output, dict) else record.get("state")
+        self.task_report.facts.update(bucket_id=record["bucket_id"], file_id=record["file_id"],
+                                      acr_id=record.get("acr_id"), data_type=self.data_type, state=state)
+
     def summarize(self, record: dict[str, Any], output: Any) -> Sequence[str]:
         """The file id, title, duration and bucket for the summary line."""
         return [f"file {output.get('id')} ({output.get('title') or 'untitled'}, {output.get('duration')} s) "
@@ -284,6 +295,8 @@ class AcrCloudEnsureBucketOperator(AcrCloudBaseOperator):
         )
         bucket_id = int(bucket_path(bucket.get("id")))
         self.log.info("%s bucket %r: id %s", "Created" if created else "Found", self.name, bucket_id)
+        lineage.add_datasets(self.task_report.outputs, lineage.acrcloud_bucket(bucket_id))
+        self.task_report.facts.update(bucket_id=bucket_id, name=self.name, region=self.region, created=created)
         self.push(context, "created", created)
         self.push_link(context, AcrCloudConsoleLink, console_url(self.hook, "buckets", bucket_id))
         return bucket_id
@@ -314,6 +327,9 @@ class AcrCloudUpdateFileOperator(AcrCloudBaseOperator):
         """Update the file's title and/or ``user_defined``; returns the updated record."""
         self.check_rendered()
         record = self.hook.update_file(self.bucket_id, self.file_id, title=self.title, user_defined=self.user_defined)
+        bucket = self.hook.default_bucket(self.bucket_id)
+        lineage.add_datasets(self.task_report.outputs, lineage.acrcloud_bucket_file(bucket, record.get("id") or self.file_id))
+        self.task_report.facts.update(bucket_id=bucket, file_id=record.get("id"), acr_id=record.get("acr_id"))
         return {**compact_file(record), "user_defined": record.get("user_defined")}
 
 
@@ -337,6 +353,7 @@ class AcrCloudDeleteFilesOperator(AcrCloudBaseOperator):
         """Delete the files from the bucket; returns ``{bucket_id, deleted}``."""
         self.check_rendered()
         bucket = self.hook.default_bucket(self.bucket_id)
+        self.task_report.facts.update(bucket_id=int(bucket), deleted_ids=split_ids(self.ids))
         return {"bucket_id": int(bucket), "deleted": self.hook.delete_files(bucket, self.ids)}
 
 
@@ -363,6 +380,7 @@ class AcrCloudMoveFilesOperator(AcrCloudBaseOperator):
         """Move the files to ``target_bucket_id``; returns ``{target_bucket_id, moved}``."""
         self.check_rendered()
         ids = split_ids(self.ids)
+        self.task_report.facts.update(target_bucket_id=self.target_bucket_id, moved_ids=ids)
         self.hook.move_files(self.target_bucket_id, ids)
         return {"target_bucket_id": int(bucket_path(self.target_bucket_id, argument="target_bucket_id")), "moved": ids}
 
@@ -370,7 +388,7 @@ class AcrCloudMoveFilesOperator(AcrCloudBaseOperator):
 # --------------------------------------------------------------------------------------------------
 # Dump
 # --------------------------------------------------------------------------------------------------
-class AcrCloudDumpBucketOperator(AcrCloudBaseOperator, MusicJobOperator):
+class AcrCloudDumpBucketOperator(AcrCloudCost, AcrCloudBaseOperator, MusicJobOperator):
     """Start the dump of a bucket (once a day), wait until ``status`` 1 and save it to ``destination``.
 
     :param destination: file path / ``ObjectStoragePath`` (a folder, ending in ``/`` or existing, gets
@@ -432,6 +450,12 @@ class AcrCloudDumpBucketOperator(AcrCloudBaseOperator, MusicJobOperator):
         saved = self.hook.download_dump(record["bucket_id"], self._target_path(record["bucket_id"], task_id))
         text = str(saved)
         return text[len("file://"):] if text.startswith("file://") else text
+
+    def report(self, record: dict[str, Any], output: Any) -> None:
+        """Lineage: the bucket -> the dump file (its final path)."""
+        lineage.add_datasets(self.task_report.inputs, lineage.acrcloud_bucket(record["bucket_id"]))
+        lineage.add_datasets(self.task_report.outputs, lineage.path_dataset(output))
+        self.task_report.facts.update(bucket_id=record["bucket_id"], dump_task_id=record.get("task_id"))
 
     def summarize(self, record: dict[str, Any], output: Any) -> Sequence[str]:
         """Where the dump was saved, for the summary line."""

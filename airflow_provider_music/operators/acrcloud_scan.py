@@ -39,6 +39,7 @@ from airflow_provider_music.core import (
     MusicApiError,
     PollResult,
     check_audio_content,
+    lineage,
     redact_url,
     resolve_source,
     to_storage_path,
@@ -54,6 +55,7 @@ from airflow_provider_music.operators.acrcloud import (
     known,
 )
 from airflow_provider_music.operators.base import MusicJobOperator, job_marker
+from airflow_provider_music.operators.cost import AcrCloudCost
 from airflow_provider_music.triggers.acrcloud import SCAN_STATUS, scan_target
 
 if TYPE_CHECKING:
@@ -76,7 +78,7 @@ def _display(value: Any) -> str | None:
     return redact_url(text) if "://" in text else text
 
 
-class AcrCloudScanFileOperator(AcrCloudBaseOperator, MusicJobOperator):
+class AcrCloudScanFileOperator(AcrCloudCost, AcrCloudBaseOperator, MusicJobOperator):
     """Scan audio against ACRCloud Music and/or your buckets (the copyright check for generated songs).
 
     :param source: the audio: a path / ``ObjectStoragePath`` / URL-style path, or a list of them (a mapped
@@ -314,8 +316,20 @@ class AcrCloudScanFileOperator(AcrCloudBaseOperator, MusicJobOperator):
                             "url": _display(self.url), "name": item["name"],
                             **{k: record.get(k) for k in ("container_name", "buckets", "engine")}})
             out.append(summary)
+        self.report(record, out)  # the verdicts reach lineage even when a fail_on_* rule fails the task
         self._gate(out)
         return out if record.get("many") else out[0]
+
+    def report(self, record: dict[str, Any], output: Any) -> None:
+        """Lineage: each scanned file (or URL) -> its scan result in the container; the verdicts as facts."""
+        cid = record["container_id"]
+        for item in record["files"]:
+            lineage.add_datasets(self.task_report.inputs, lineage.path_dataset(item.get("source")))
+            lineage.add_datasets(self.task_report.outputs, lineage.acrcloud_container_file(cid, item["file_id"]))
+        self.task_report.facts.update(container_id=cid, region=record.get("region"), engine=record.get("engine"),
+                                      buckets=record.get("buckets"), file_ids=[f["file_id"] for f in record["files"]])
+        if output is not None:
+            self.task_report.facts["verdicts"] = [scan_facts(s) for s in (output if isinstance(output, list) else [output])]
 
     def _verified_after(self) -> bool:
         """Is the container checked again when the scan is done (a configuration was asked for)?"""
@@ -357,4 +371,13 @@ class AcrCloudScanFileOperator(AcrCloudBaseOperator, MusicJobOperator):
         ]
 
 
-__all__ = ["AcrCloudScanFileOperator", "flatten_sources"]
+def scan_facts(summary: dict[str, Any]) -> dict[str, Any]:
+    """The copyright and AI verdict of one scan result, for the lineage run facet."""
+    matches = sum(len(summary.get(k) or []) for k in ("music", "custom_files", "cover_songs"))
+    out = {"file_id": summary.get("file_id"), "source": summary.get("source") or summary.get("url") or summary.get("name"),
+           "copyright": "match" if summary.get("matched") else "no match", "matches": matches}
+    out.update({k: summary[k] for k in ("ai_verdict", "ai_probability", "ai_likely_source") if k in summary})
+    return out
+
+
+__all__ = ["AcrCloudScanFileOperator", "flatten_sources", "scan_facts"]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
 
-from airflow_provider_music.core import InvalidInputError, redact_url, to_storage_path
+from airflow_provider_music.core import InvalidInputError, lineage, redact_url, to_storage_path
 from airflow_provider_music.operators.acrcloud import AcrCloudBaseOperator, AcrCloudConsoleLink, console_url
 from airflow_provider_music.operators.base import check_flag, check_seconds, wait_until_done
 from airflow_provider_music.sync.catalog import AUDIO_EXTENSIONS, CatalogEntry, CatalogWalk, check_extensions
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 FAILED_PATHS_LIMIT = 100
 #: Paths to tidy after the wait kept in the saved state; above it the tidy-up lists and checks every path.
 SAVED_PATHS_LIMIT = 10_000
+#: Most (catalog file -> bucket file) pairs one run reports to OpenLineage (the counts are in the run facet).
+LINEAGE_FILES = 1000
 _SUMMARY_KEYS = ("uploaded", "updated", "deleted", "unchanged", "failed", "replaced", "uploaded_bytes")
 
 
@@ -278,6 +280,7 @@ class AcrCloudCatalogSyncOperator(AcrCloudBaseOperator):
         self._log_plan(root, bucket, walk, plan)
         run.check_guard(plan, walk)  # before anything is uploaded or deleted
         uploaded, sent = run.upload_all(plan.uploads, failures)
+        self.report_files(bucket, {**{str(i): rel for rel, i, _, _ in plan.updates}, **{str(i): r for r, i in uploaded.items()}})
         summary = {key: 0 for key in _SUMMARY_KEYS} | {
             "bucket_id": int(bucket), "mode": self.mode, "total": walk.yielded, "unchanged": plan.unchanged,
             "unreadable": unreadable[:FAILED_PATHS_LIMIT],
@@ -346,6 +349,7 @@ class AcrCloudCatalogSyncOperator(AcrCloudBaseOperator):
         if not isinstance(saved, dict):
             raise AirflowException("Catalog sync resumed without its saved summary; re-run the task")
         summary, failures, pending = saved["summary"], list(saved["failures"]), saved.get("pending") or {}
+        self.report_files(summary["bucket_id"], pending)
         vanished: list[str] = []
         if isinstance(event, dict) and event.get("status") == "failed":
             vanished = self._add_processing_failures(event.get("payload") or {}, pending, failures)
@@ -358,6 +362,17 @@ class AcrCloudCatalogSyncOperator(AcrCloudBaseOperator):
         return self._finish(context, summary, failures)
 
     # ---- helpers -----------------------------------------------------------------------------------
+    def report_files(self, bucket: Any, written: dict[str, str]) -> None:
+        """Lineage: each catalog track this run uploaded or updated -> its bucket file (``{file id: path}``;
+        at most :data:`LINEAGE_FILES` pairs - a whole catalog would not fit an event)."""
+        root = to_storage_path(self.catalog, self.catalog_conn_id)
+        report = self.task_report
+        for file_id, rel in sorted(written.items(), key=lambda item: item[1])[:LINEAGE_FILES]:
+            lineage.add_datasets(report.inputs, lineage.path_dataset(root / rel))
+            lineage.add_datasets(report.outputs, lineage.acrcloud_bucket_file(bucket, file_id))
+        report.facts.update(bucket_id=int(bucket), mode=self.mode, catalog=redact_url(str(root)),
+                            files_written=len(written), files_in_lineage=min(len(written), LINEAGE_FILES))
+
     def _save(self, context: Context, state: dict[str, Any]) -> None:
         store = context.get("task_state_store")
         if store is not None:

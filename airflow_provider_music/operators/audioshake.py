@@ -27,6 +27,7 @@ from airflow_provider_music.contract.audioshake import (
     validate_language,
     validate_write_destination,
 )
+from airflow_provider_music.core import lineage
 from airflow_provider_music.core.content import check_upload_content
 from airflow_provider_music.core.errors import InvalidInputError, JobFailedError, LostAnswerError, redact_url
 from airflow_provider_music.core.files import (
@@ -40,6 +41,7 @@ from airflow_provider_music.core.files import (
 from airflow_provider_music.core.validation import flatten_paths, many_results
 from airflow_provider_music.hooks.audioshake import AudioShakeHook
 from airflow_provider_music.hooks.audioshake_api import UPLOAD_KINDS, WorkRequest
+from airflow_provider_music.operators.audioshake_cost import SeparationCost
 from airflow_provider_music.operators.base import (
     AttemptJournal,
     MusicJobOperator,
@@ -217,12 +219,15 @@ class AudioShakeUploadOperator(AudioShakeBaseOperator):
                     "AudioShakeStemSeparationOperator (it is sent as the task's `url`)"
                 )
             ids.append(str(found["asset_id"]))
+            lineage.add_datasets(self.task_report.inputs, source_dataset(kind, value))
+            lineage.add_datasets(self.task_report.outputs, lineage.audioshake_asset(found["asset_id"]))
+            self.task_report.facts["asset_ids"] = ids
             self.log.info("AudioShake asset %s from %s", found["asset_id"], redact_url(str(value)) if is_url(value) else value)
         self.push(context, "asset", {"id": ids[0]} if len(ids) == 1 else {"ids": ids})
         return ids if many_results(self.source) else ids[0]
 
 
-class AudioShakeStemSeparationOperator(AudioShakeBaseOperator, MusicJobOperator):
+class AudioShakeStemSeparationOperator(SeparationCost, AudioShakeBaseOperator, MusicJobOperator):
     """Separate sources into stems (or transcribe / align lyrics) and save every output as a file.
 
     Legacy Jobs API: one job per stem on each uploaded asset. Tasks API: one task per source with one target
@@ -250,7 +255,8 @@ class AudioShakeStemSeparationOperator(AudioShakeBaseOperator, MusicJobOperator)
 
     Waiting: ``wait_for_completion``, ``deferrable``, ``poll_interval`` (default 15 s), ``timeout`` (default
     3600 s). Returns ``{"asset_id", "url", "jobs"|"tasks": {stem: id}, "outputs": {stem: path},
-    "files": {stem: [paths]}}`` (a list of those for a list of sources); local paths are plain paths.
+    "files": {stem: [paths]}, "cost"}`` (a list of those for a list of sources, the cost then in XCom key
+    ``cost``); local paths are plain paths. Cost and ``max_cost``: see operators/audioshake_cost.py.
     """
 
     status_check = SEPARATION_STATUS
@@ -391,6 +397,21 @@ class AudioShakeStemSeparationOperator(AudioShakeBaseOperator, MusicJobOperator)
             results.append(out)
         return results if many_results(self.source) else results[0]
 
+    def report(self, record: dict[str, Any], output: Any) -> None:
+        """Lineage: each source (file, URL or asset) -> its stem files (the tasks/jobs until downloaded)."""
+        report = self.task_report
+        lineage.add_datasets(report.inputs, *(source_dataset(*classify_source(s)) for s in as_sources(self.source)))
+        units = {e.get("label"): dict(e.get("units") or {}) for e in record.get("sources", [])}
+        report.facts.update(api=record.get("api"), asset_ids=[e.get("asset_id") for e in record.get("sources", [])],
+                            **{"tasks" if record.get("api") == "tasks" else "jobs": units})
+        if output is None:
+            return
+        results = output if isinstance(output, list) else [output]
+        lineage.add_paths(report.outputs, [r.get("files") for r in results])
+        if not any(r.get("files") for r in results):  # not waited for: the sensor takes it from here
+            ids = sorted({str(i) for u in units.values() for i in u.values()})
+            lineage.add_datasets(report.outputs, *(lineage.audioshake_task(i) for i in ids))
+
     def summarize(self, record: dict[str, Any], output: Any) -> Sequence[str]:
         """Each stem and where it was written, for the summary line."""
         items = output if isinstance(output, list) else [output]
@@ -438,6 +459,11 @@ class AudioShakeStemSeparationOperator(AudioShakeBaseOperator, MusicJobOperator)
             raise JobFailedError(f"AudioShake {entry['label']}: {'; '.join(failures)} (downloaded: {list(outputs)})",
                                  details={"failed": failures, "outputs": outputs})
         return {"outputs": outputs, "files": files}
+
+
+def source_dataset(kind: str, value: Any) -> Any:
+    """The lineage dataset of a source: its file or URL, or the AudioShake asset it names."""
+    return lineage.audioshake_asset(value) if kind == "asset" else lineage.path_dataset(value)
 
 
 def distinct_name(name: Any, fallback: str, used: set[str]) -> str:

@@ -50,8 +50,11 @@ from airflow_provider_music.core.errors import (
     redact_url,
 )
 from airflow_provider_music.core.parsing import PollResult
+from airflow_provider_music.core.report import Cost, TaskReport
 from airflow_provider_music.core.validation import positive_number
 from airflow_provider_music.hooks.base import MusicApiHook
+from airflow_provider_music.operators import cost
+from airflow_provider_music.operators.assets import fill_asset_events, keeps_result
 from airflow_provider_music.operators.mapping import CheckedPartial
 from airflow_provider_music.operators.resume import AttemptJournal, created_after, is_retry, job_marker
 from airflow_provider_music.triggers.base import Progress, StatusCheck, server_hint, validate_event
@@ -64,7 +67,8 @@ __all__ = [
     "AttemptJournal", "MusicJobOperator", "MusicLink", "MusicOperator", "check_flag", "check_seconds",
     "created_after", "is_retry", "is_templated", "job_marker", "wait_until_done", "without_queries",
 ]
-KNOWN_CONN_ARGS = ("riffusion_conn_id", "acrcloud_conn_id", "audioshake_conn_id", "flowmusic_conn_id")
+KNOWN_CONN_ARGS = ("riffusion_conn_id", "acrcloud_conn_id", "audioshake_conn_id", "flowmusic_conn_id",
+                   "mureka_conn_id")
 #: Longest finite wait accepted (10 years): longer values would overflow ``timedelta`` in ``defer``.
 MAX_TIMEOUT = 10 * 365 * 24 * 3600.0
 WAIT_TEMPLATE_FIELDS = ("poll_interval", "timeout")
@@ -235,6 +239,8 @@ class MusicOperator(BaseOperator):
         if getattr(cls, "hook_class", None) is not None:
             extra = (cls.conn_arg, *cls._base_template_fields())
             cls.template_fields = tuple(dict.fromkeys((*cls.template_fields, *extra)))
+        if "execute" in cls.__dict__:  # the return value is kept for the asset events (post_execute)
+            cls.execute = keeps_result(cls.__dict__["execute"])  # type: ignore[method-assign]
 
     @classmethod
     def _base_template_fields(cls) -> tuple[str, ...]:
@@ -246,6 +252,8 @@ class MusicOperator(BaseOperator):
         setattr(self, argument, value)
         self._music_links: dict[str, str] = {}
         self._argument_checks: dict[str, Callable[[str, Any], Any]] = {}
+        #: lineage datasets, vendor facts and cost of this run (core/report.py), filled while the task works
+        self.task_report = TaskReport()
 
     @property
     def conn_id(self) -> str:
@@ -298,12 +306,37 @@ class MusicOperator(BaseOperator):
             return None
         return context.get("task_state_store")  # type: ignore[call-overload]
 
+    # ---- asset events (operators/assets.py): after execute or execute_complete, for every operator ----
+    def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
+        """Airflow's resume from deferral; the return value is kept for the asset events."""
+        self._asset_result = super().resume_execution(next_method, next_kwargs, context)
+        return self._asset_result
+
+    def post_execute(self, context: Any, result: Any = None) -> None:
+        """Fill the ``extra`` of every ``Asset`` outlet's event from ``task_report`` and the return value."""
+        super().post_execute(context, result)
+        fill_asset_events(self, context, self.__dict__.get("_asset_result") if result is None else result)
+
     @staticmethod
     def push(context: Context, key: str, value: Any) -> None:
         """Push a small XCom value (ids, paths) when a task instance is there."""
         ti = context.get("ti")
         if ti is not None:
             ti.xcom_push(key=key, value=value)
+
+    # ---- OpenLineage (docs/lineage.md): task_report -> datasets + the "music" run facet ------------
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """What the task read and wrote (``task_report``) as OpenLineage datasets, with the ``music`` run facet
+        (ids, model, account, verdicts, cost). None when the OpenLineage provider is not installed."""
+        try:  # inside the method, as official providers do: the OpenLineage provider stays optional
+            from airflow_provider_music.operators.lineage import to_operator_lineage
+        except ImportError:
+            return None
+        return to_operator_lineage(self.task_report, self.hook_class.conn_type)
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
+        """What is known when the task failed: the inputs (and outputs already written), ids and cost so far."""
+        return self.get_openlineage_facets_on_complete(task_instance)
 
 
 class MusicJobOperator(MusicOperator):
@@ -316,6 +349,10 @@ class MusicJobOperator(MusicOperator):
         limit; ``inf`` is refused - ``None`` says "no limit". On timeout the remote job keeps running and a
         retry reconnects to it.
     :param durable: resume from a previous try (``task_state_store`` / ``find_existing``); default True.
+    :param max_cost: budget of a new submission in the service's cost unit (templated; a number >= 0; default:
+        the connection extra ``max_cost``, else no guard): refused before anything is paid when the estimate is
+        higher or above the account's credits left (``BudgetExceededError``); a resumed job is never refused.
+        What the work cost is in ``task_report.cost``, the summary line and the result's ``cost`` key.
     """
 
     status_check: ClassVar[StatusCheck[Any]]
@@ -326,7 +363,7 @@ class MusicJobOperator(MusicOperator):
 
     @classmethod
     def _base_template_fields(cls) -> tuple[str, ...]:
-        return WAIT_TEMPLATE_FIELDS
+        return (*WAIT_TEMPLATE_FIELDS, "max_cost")
 
     def __init__(
         self,
@@ -336,9 +373,12 @@ class MusicJobOperator(MusicOperator):
         poll_interval: Any = None,
         timeout: Any = CLASS_DEFAULT,
         durable: bool = True,
+        max_cost: Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.max_cost = max_cost  # budget guard (operators/cost.py): templated, checked like the wait arguments
+        self.check_argument("max_cost", cost.check_max_cost)
         self.wait_for_completion = check_flag("wait_for_completion", wait_for_completion)
         self.deferrable = check_flag("deferrable", deferrable)
         self.durable = check_flag("durable", durable)
@@ -388,6 +428,10 @@ class MusicJobOperator(MusicOperator):
         """Items of the summary line (titles, durations, links); URLs lose their query strings."""
         return [str(record)]
 
+    def report(self, record: dict[str, Any], output: Any) -> None:
+        """Fill ``task_report`` (lineage inputs/outputs, facts) from the job record, and from the task's output
+        once finished (``output`` None before: what a failure can still tell). Called again with more."""
+
     def attempts(self, context: Context) -> AttemptJournal:
         """The journal of paid requests of this task instance (``<state_key>_attempt``; no-op below 3.3)."""
         return AttemptJournal(self.state_store(context), f"{self.state_key}_attempt")
@@ -396,6 +440,14 @@ class MusicJobOperator(MusicOperator):
         """How logs and errors name the job."""
         return self.status_check.name if record is None else self.status_check.describe(self.target(record))
 
+    def estimate_cost(self, context: Context) -> cost.Estimate:
+        """The budget guard's estimate of the next submission (operators/cost.py); default: none possible."""
+        return cost.Estimate(None, "credits", "the service publishes no price")
+
+    def work_cost(self, record: dict[str, Any], result: PollResult | None, output: Any) -> Cost | None:
+        """What the finished work cost (amount None = unknown); None: the operator reports no cost."""
+        return None
+
     # ---- the lifecycle ----------------------------------------------------------------------------
     def execute(self, context: Context) -> Any:
         """The lifecycle: checks, resume or submit, announce, first poll, then wait (sync) or defer."""
@@ -403,6 +455,7 @@ class MusicJobOperator(MusicOperator):
         self._started = time.monotonic()
         record, result = self.resume_or_submit(context)
         self._record = record
+        self.report(record, None)
         self.announce(record, context)
         if result is None and self.wait_for_completion:
             target = self.target(record)
@@ -428,6 +481,7 @@ class MusicJobOperator(MusicOperator):
         if not isinstance(record, dict):
             raise MusicApiError(f"{self.status_check.name}: resumed from deferral without the job record ({record!r})")
         self._record = record
+        self.report(record, None)
         self.announce(record, context)
         checked = validate_event(event, describe=self.describe(record))
         result = PollResult("success", str(checked.get("message") or ""), dict(checked.get("payload") or {}))
@@ -454,6 +508,7 @@ class MusicJobOperator(MusicOperator):
                              self.describe(previous), result.message if result else "gone")
         else:
             previous = None
+        cost.guard(self, context)  # max_cost: only before a NEW paid create (a resumed job is never refused)
         record = self.submit(context, previous)
         if store is not None:
             store.set(self.state_key, record)
@@ -502,10 +557,13 @@ class MusicJobOperator(MusicOperator):
         if result is not None and result.state == "failed":
             raise JobFailedError(f"{self.describe(record)} failed: {result.message}", details=result.payload)
         output = self.finish(record, result, context)
+        self.report(record, output)
+        output = cost.report(self, record, result, output, context)
         if result is not None:
             items = "; ".join(without_queries(str(item)) for item in self.summarize(record, output))
             elapsed = time.monotonic() - self._started
-            self.log.info("%s finished in %.0f s: %s", self.status_check.name, elapsed, items)
+            self.log.info("%s finished in %.0f s: %s; %s", self.status_check.name, elapsed, items,
+                          cost.describe(self.task_report.cost))
         return output
 
     def on_kill(self) -> None:

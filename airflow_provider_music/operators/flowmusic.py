@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_music import core
 from airflow_provider_music.contract import flowmusic as fm
+from airflow_provider_music.core import lineage
 from airflow_provider_music.core.errors import (
     CLOCK_SKEW,
     InvalidInputError,
@@ -31,6 +32,7 @@ from airflow_provider_music.core.files import (
     to_storage_path,
 )
 from airflow_provider_music.hooks.flowmusic import FlowMusicHook, FlowMusicLostCreateError
+from airflow_provider_music.operators import flowmusic_cost as cost
 from airflow_provider_music.operators.base import (
     MusicJobOperator,
     MusicLink,
@@ -91,7 +93,7 @@ class FlowMusicBaseOperator(MusicOperator):
         super().__init__(flowmusic_conn_id=flowmusic_conn_id, **kwargs)
 
 
-class _FlowMusicJobOperator(FlowMusicBaseOperator, MusicJobOperator):
+class _FlowMusicJobOperator(cost.JobCost, FlowMusicBaseOperator, MusicJobOperator):
     """What generate and edit share: the replyRef marker, crash-safe create, the job record and output."""
 
     status_check = JOB_STATUS
@@ -217,6 +219,24 @@ class _FlowMusicJobOperator(FlowMusicBaseOperator, MusicJobOperator):
         clips = output.get("clips") if isinstance(output, Mapping) else None
         return [fm.clip_line(c) for c in clips] if isinstance(clips, list) else []
 
+    def lineage_inputs(self) -> list[Any]:
+        """The FlowMusic objects this job reads (reference assets, the edited clip) as datasets."""
+        return []
+
+    def report(self, record: dict[str, Any], output: Any) -> None:
+        """Lineage: reference assets / source clip -> the clips made (the job while they are unknown)."""
+        report = self.task_report
+        lineage.add_datasets(report.inputs, *self.lineage_inputs())
+        email = (output if isinstance(output, Mapping) else record).get("email") or record.get("email")
+        report.facts.update(jobid=record["jobid"], model=self.model or "default", reply_ref=record.get("reply_ref"),
+                            **({"account": email} if email else {}))
+        if isinstance(output, Mapping):
+            clip_ids = [*(output.get("clip_ids") or []), *(output.get("dropped_clip_ids") or [])]
+            report.facts["clip_ids"] = clip_ids
+            lineage.add_datasets(report.outputs, *(lineage.flowmusic_clip(c) for c in clip_ids))
+            if not clip_ids:  # not waited for: the job sensor takes it from here
+                lineage.add_datasets(report.outputs, lineage.flowmusic_job(record["jobid"]))
+
 
 class FlowMusicGenerateOperator(_FlowMusicJobOperator):
     """Generate a song (an A/B pair of clips) with POST music and wait for it.
@@ -273,6 +293,12 @@ class FlowMusicGenerateOperator(_FlowMusicJobOperator):
         """Send the generate request (paid); returns the job summary."""
         return self.hook.send_generate(body)
 
+    def lineage_inputs(self) -> list[Any]:
+        """The reference assets (ids or :class:`FlowMusicUploadOperator` results)."""
+        ids = [r.get("id") if isinstance(r, Mapping) else r for v in (self.ref_audios, self.ref_images)
+               for r in ([v] if isinstance(v, (str, Mapping)) else v or [])]
+        return [lineage.flowmusic_asset(i) for i in ids if isinstance(i, str) and i.strip()]
+
     def kept(self, output: dict[str, Any]) -> dict[str, Any]:
         """The clips ``keep`` asks for (all of them when the job gave fewer), ids and summary updated."""
         clips = list(output.get("clips") or [])
@@ -285,7 +311,7 @@ class FlowMusicGenerateOperator(_FlowMusicJobOperator):
         return {**output, "clips": chosen, "clip_ids": ids, **({"dropped_clip_ids": dropped} if dropped else {})}
 
 
-class FlowMusicEditOperator(_FlowMusicJobOperator):
+class FlowMusicEditOperator(cost.EditCost, _FlowMusicJobOperator):
     """Edit a clip with POST music/edit (``cover``, ``extend``, ``replace``, ``remix`` or ``effect``) and wait.
 
     Returns (XCom) the job summary of the new clip (as :class:`FlowMusicGenerateOperator`). For the four
@@ -334,6 +360,10 @@ class FlowMusicEditOperator(_FlowMusicJobOperator):
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         """Send the edit request (paid); returns the job summary."""
         return self.hook.send_edit(body)
+
+    def lineage_inputs(self) -> list[Any]:
+        """The edited clip (and the operation, as a fact)."""
+        return [lineage.flowmusic_clip(self.clip_id())] if self.task_report.facts.setdefault("operation", self.operation) else []
 
 
 def _clip_name(clip: Mapping[str, Any], ext: str = "") -> str:
@@ -430,11 +460,15 @@ class FlowMusicDownloadOperator(_FlowMusicFiles):
         """Download every clip into ``destination``; returns ``{files, ...}`` (local paths, no URLs)."""
         self.check_rendered()
         clips = self.resolve()
+        lineage.add_datasets(self.task_report.inputs, *(lineage.flowmusic_clip(c["clip"]) for c in clips))
+        self.task_report.facts.update(clip_ids=[c["clip"] for c in clips], source=self.source)
         live = self.live_urls()
         files = [self.fetch(clip, live=live.get(str(clip["clip"]))) for clip in clips]
+        lineage.add_paths(self.task_report.outputs, files)
         self.push_link(context, FlowMusicSongLink, song_url(clips))
-        self.log.info("Downloaded %d FlowMusic clip(s): %s", len(files), "; ".join(files))
-        return {"files": files, "clip_ids": [c["clip"] for c in clips]}
+        out = cost.free_result(self, {"files": files, "clip_ids": [c["clip"] for c in clips]}, cost.FREE_FILES)
+        self.log.info("Downloaded %d FlowMusic clip(s): %s; %s", len(files), "; ".join(files), cost.said(self))
+        return out
 
 
 class FlowMusicStemsOperator(_FlowMusicFiles):
@@ -476,11 +510,15 @@ class FlowMusicStemsOperator(_FlowMusicFiles):
         returns the paths per stem."""
         self.check_rendered()
         source = self.clip_id()
+        lineage.add_datasets(self.task_report.inputs, lineage.flowmusic_clip(source))
         stems = self.hook.split_stems(source, live_urls=True)  # signed URLs used now, never returned
+        self.task_report.facts.update(clip=source, stem_clip_ids={s["stem"]: s["clip"] for s in stems})
         folder = _clip_name({"clip": source, "title": self.source_title()})
         paths = {s["stem"]: self.fetch(s, folder, s["stem"]) for s in stems}
-        self.log.info("FlowMusic stems of %s: %s", source, "; ".join(f"{k}: {v}" for k, v in paths.items()))
-        return {"clip": source, "stems": paths, "stem_clip_ids": {s["stem"]: s["clip"] for s in stems}}
+        lineage.add_paths(self.task_report.outputs, paths)
+        listed = "; ".join(f"{k}: {v}" for k, v in paths.items())
+        self.log.info("FlowMusic stems of %s: %s; %s", source, listed, cost.said(self, cost.FREE_FILES))
+        return cost.free_result(self, {"clip": source, "stems": paths, "stem_clip_ids": {s["stem"]: s["clip"] for s in stems}})
 
 
 class FlowMusicUploadOperator(FlowMusicBaseOperator):
@@ -509,17 +547,24 @@ class FlowMusicUploadOperator(FlowMusicBaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         """Upload the file (an earlier try's asset reused on Airflow 3.3+); returns ``{id, url, kind, email}``."""
         self.check_rendered()
+        lineage.add_datasets(self.task_report.inputs, lineage.path_dataset(self.source))
         store = self.state_store(context)  # None below Airflow 3.3 or with durable=False
         key = f"{self.source}|{self.content_type}|{self.account_email}"
         done: Any = store.get(self.state_key) if store is not None else None
         if isinstance(done, dict) and done.get("key") == key and isinstance(done.get("asset"), dict):
             self.log.info("Reusing asset %s uploaded by a previous try", done["asset"].get("id"))
-            return dict(done["asset"])
+            return self.reported(dict(done["asset"]))
         asset = self.hook.upload_file(self.source, content_type=self.content_type, email=self.account_email,
                                       strip_metadata=self.strip_metadata)
         if store is not None:
             store.set(self.state_key, {"key": key, "asset": asset})
         self.log.info("Uploaded %s as FlowMusic asset %s (%s)", self.source, asset.get("id"), asset.get("kind"))
+        return self.reported(asset)
+
+    def reported(self, asset: dict[str, Any]) -> dict[str, Any]:
+        """``asset`` (returned), its id, kind and account noted for lineage."""
+        lineage.add_datasets(self.task_report.outputs, lineage.flowmusic_asset(asset["id"]))
+        self.task_report.facts.update(asset_id=asset["id"], kind=asset.get("kind"), account=asset.get("email"))
         return asset
 
 
@@ -547,5 +592,7 @@ class FlowMusicLyricsOperator(FlowMusicBaseOperator):
         """Ask FlowMusic for lyrics (free); returns ``{title, lyrics, sound_prompt, email}``."""
         self.check_rendered()
         result = self.hook.write_lyrics(self.prompt, structure=self.structure, email=self.account_email)
-        self.log.info("FlowMusic wrote lyrics %r (%d characters)", result.get("title"), len(result.get("lyrics", "")))
+        self.task_report.facts.update(account=result.get("email"), title=result.get("title"))
+        result = cost.lyrics_result(self, result)
+        self.log.info("FlowMusic wrote lyrics %r (%d chars); %s", result.get("title"), len(result["lyrics"]), cost.said(self))
         return result

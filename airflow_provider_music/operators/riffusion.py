@@ -22,6 +22,7 @@ from airflow_provider_music.contract.riffusion import (
     song_state,
 )
 from airflow_provider_music.contract.riffusion_files import song_file_name
+from airflow_provider_music.core import lineage
 from airflow_provider_music.core.errors import CLOCK_SKEW, InvalidInputError, MusicApiError
 from airflow_provider_music.core.files import ensure_writable_destination, to_storage_path
 from airflow_provider_music.core.parsing import PollResult, format_seconds
@@ -38,6 +39,7 @@ from airflow_provider_music.operators.base import (
     created_after,
     is_retry,
 )
+from airflow_provider_music.operators.cost import RiffusionCost
 from airflow_provider_music.triggers.riffusion import SONG_STATUS, UPLOAD_STATUS, song_target, upload_target
 
 if TYPE_CHECKING:
@@ -173,11 +175,21 @@ class RiffusionUploadAudioOperator(RiffusionBaseOperator, MusicJobOperator):
         for key, value in (result.payload if result is not None else {}).items():
             if value is not None or key not in merged:
                 merged[key] = value
+        self.report(record, merged)  # the verdict reaches lineage even when a match fails the task
         if self.fail_on_copyright_match:
             problem = copyright_problem(merged)
             if problem:
                 raise RiffusionCopyrightMatchError(f"Riffusion upload {merged.get('id')}: {problem}", details=merged)
         return merged
+
+    def report(self, record: dict[str, Any], output: Any) -> None:
+        """Lineage: the audio file -> the upload (named by its ``audio_upload_id``); the Audible Magic verdict."""
+        upload = dict(output) if isinstance(output, dict) else _upload_of(record)
+        lineage.add_datasets(self.task_report.inputs, lineage.path_dataset(self._source()))
+        lineage.add_datasets(self.task_report.outputs, upload_dataset(upload))
+        self.task_report.facts.update(upload_id=upload.get("id"), account=record.get("user_id") or self.user_id)
+        if isinstance(output, dict):
+            self.task_report.facts.update(upload_facts(output))
 
     def summarize(self, record: dict[str, Any], output: Any) -> Sequence[str]:
         """The upload's id, status, flag and matches, for the summary line."""
@@ -188,7 +200,7 @@ class RiffusionUploadAudioOperator(RiffusionBaseOperator, MusicJobOperator):
 # --------------------------------------------------------------------------------------------------
 # Compose (create-prompt / create-compose)
 # --------------------------------------------------------------------------------------------------
-class RiffusionComposeOperator(RiffusionBaseOperator, MusicJobOperator):
+class RiffusionComposeOperator(RiffusionCost, RiffusionBaseOperator, MusicJobOperator):
     """Generate songs with Riffusion (two songs per call) and wait for them.
 
     ``mode="prompt"`` calls create-prompt with ``prompt`` (and ``instrumental``); ``mode="compose"``
@@ -337,6 +349,20 @@ class RiffusionComposeOperator(RiffusionBaseOperator, MusicJobOperator):
             self.push_link(context, RiffusionSongLink, songs[0]["share_url"])
         return out
 
+    def report(self, record: dict[str, Any], output: Any) -> None:
+        """Lineage: the reference upload (if any) -> the songs (the jobs while they are unknown)."""
+        report = self.task_report
+        if isinstance(self.audio_upload_id, str) and self.audio_upload_id.strip():
+            lineage.add_datasets(report.inputs, lineage.riffusion_upload(self.audio_upload_id.split(":")[0]))
+        report.facts.update(job_ids=list(record["job_ids"]), mode=self.mode, model=self.model or "default",
+                            account=record.get("user_id") or self.user_id)
+        if isinstance(output, dict):
+            songs = list(output.get("song_ids") or [])
+            report.facts["song_ids"] = songs
+            lineage.add_datasets(report.outputs, *(lineage.riffusion_song(s) for s in songs))
+            if not songs:  # not waited for: the song sensor takes it from here
+                lineage.add_datasets(report.outputs, *(lineage.riffusion_job(j) for j in record["job_ids"]))
+
     def summarize(self, record: dict[str, Any], output: Any) -> Sequence[str]:
         """Title, duration and share link of each song, for the summary line."""
         return [
@@ -401,9 +427,13 @@ class RiffusionDownloadOperator(RiffusionBaseOperator):
             dest = to_storage_path(dest, conn_id=self.destination_conn_id)
         folder = ensure_writable_destination(dest)
         songs = self._completed_songs(ids)
+        report = self.task_report
+        lineage.add_datasets(report.inputs, *(lineage.riffusion_song(s["id"]) for s in songs if s.get("id")))
+        report.facts.update(song_ids=[s.get("id") for s in songs], format=self.download_format, account=self.user_id)
         written: list[str] = []
         for song in songs:
             written.extend(_local_or_url(p) for p in self._download_song(song, folder))
+        lineage.add_paths(report.outputs, written)
         self.log.info("Downloaded %d file(s) of %d song(s) to %s", len(written), len(songs), _local_or_url(folder))
         return written
 
@@ -440,6 +470,19 @@ class RiffusionDownloadOperator(RiffusionBaseOperator):
                 raise MusicApiError(f"Riffusion song {str(song.get('id'))[:100]} has no download_url")
             return [self.hook.download_url(url, target)]
         return [self.hook.download_music(str(song["id"]), target, download_format=fmt, user_id=self.user_id)]
+
+
+def upload_dataset(upload: dict[str, Any]) -> Any:
+    """The lineage dataset of an upload: named by ``audio_upload_id`` (what compose reads), else its id's first part."""
+    ident = upload.get("audio_upload_id") or str(upload.get("id") or "").split(":")[0]
+    return lineage.riffusion_upload(ident) if ident else None
+
+
+def upload_facts(upload: dict[str, Any]) -> dict[str, Any]:
+    """The processing status and Audible Magic verdict of an upload, for the lineage run facet."""
+    matches = len(upload.get("matches") or [])
+    return {"status": upload.get("status"), "is_flagged": upload.get("is_flagged"), "matches": matches,
+            "copyright": "match" if matches or upload.get("is_flagged") else "no match"}
 
 
 def _inside(folder: Any, name: str) -> Any:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from airflow_provider_music.core import lineage
 from airflow_provider_music.operators.acrcloud import AcrCloudBaseOperator
+from airflow_provider_music.operators.acrcloud_scan import scan_facts
 from airflow_provider_music.sensors.base import MusicJobSensor
 from airflow_provider_music.triggers.acrcloud import (
     DUMP_STATUS,
@@ -48,6 +50,15 @@ class AcrCloudFileStateSensor(_BucketSensor):
         """The status target: ``ids`` in the bucket (default: the connection's bucket)."""
         return file_state_target(self._bucket(), self.ids)
 
+    def report(self, payload: dict[str, Any] | None) -> None:
+        """Lineage: the watched bucket files (by file id once the status names them); states as facts."""
+        bucket = self._bucket()
+        files = [f for f in (payload or {}).get("files") or [] if isinstance(f, dict) and f.get("id") is not None]
+        lineage.add_datasets(self.task_report.inputs, *(lineage.acrcloud_bucket_file(bucket, f["id"]) for f in files))
+        self.task_report.facts.update(bucket_id=bucket, ids=self.ids)
+        if payload:
+            self.task_report.facts.update({k: payload.get(k) for k in ("total", "ready", "processing", "failed")})
+
 
 class AcrCloudDumpSensor(_BucketSensor):
     """Wait until the dump of a bucket is ready (``status`` 1). Starts today's dump if none exists."""
@@ -62,6 +73,11 @@ class AcrCloudDumpSensor(_BucketSensor):
     def target(self) -> dict[str, Any]:
         """The status target: the bucket's dump."""
         return dump_target(self._bucket())
+
+    def report(self, payload: dict[str, Any] | None) -> None:
+        """Lineage: the bucket whose dump is awaited."""
+        lineage.add_datasets(self.task_report.inputs, lineage.acrcloud_bucket(self._bucket()))
+        self.task_report.facts["bucket_id"] = self._bucket()
 
 
 class AcrCloudScanSensor(AcrCloudBaseOperator, MusicJobSensor):
@@ -78,3 +94,14 @@ class AcrCloudScanSensor(AcrCloudBaseOperator, MusicJobSensor):
     def target(self) -> dict[str, Any]:
         """The status target: ``file_ids`` in container ``container_id``."""
         return scan_target(self.container_id, self.file_ids)
+
+    def report(self, payload: dict[str, Any] | None) -> None:
+        """Lineage: the watched scan files; their copyright/AI verdicts as facts when the status gives them."""
+        target = self.target()
+        cid = target.get("container_id")
+        ids = [i for i in str(target.get("file_ids") or "").split(",") if i]
+        lineage.add_datasets(self.task_report.inputs, *(lineage.acrcloud_container_file(cid, i) for i in ids))
+        self.task_report.facts.update(container_id=cid, file_ids=ids)
+        results = [r for r in (payload or {}).get("files") or [] if isinstance(r, dict) and "matched" in r]
+        if results:
+            self.task_report.facts["verdicts"] = [scan_facts(r) for r in results]

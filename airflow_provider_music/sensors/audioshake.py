@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow_provider_music.contract.audioshake import normalise_ids
-from airflow_provider_music.core import InvalidInputError
+from airflow_provider_music.core import InvalidInputError, lineage
 from airflow_provider_music.operators.audioshake import AudioShakeBaseOperator
 from airflow_provider_music.sensors.base import MusicJobSensor
 from airflow_provider_music.triggers.audioshake import SEPARATION_STATUS, separation_target
@@ -41,3 +41,14 @@ class AudioShakeJobSensor(AudioShakeBaseOperator, MusicJobSensor):
         if bool(jobs) == bool(tasks):
             raise InvalidInputError("AudioShakeJobSensor needs exactly one of job_ids or audioshake_task_id")
         return separation_target(jobs=jobs, tasks=list(tasks.values()), wait_all=False)
+
+    def report(self, payload: dict[str, Any] | None) -> None:
+        """Lineage: the watched jobs/task (their final states as facts)."""
+        target = self.target()
+        jobs = target.get("jobs") or {}
+        ids = [str(i) for i in [*(jobs.values() if isinstance(jobs, dict) else jobs), *(target.get("tasks") or [])]]
+        lineage.add_datasets(self.task_report.inputs, *(lineage.audioshake_task(i) for i in ids))
+        self.task_report.facts["ids"] = ids
+        if payload:
+            items = payload.get("items") or {}
+            self.task_report.facts["states"] = {k: v.get("state") for k, v in items.items() if isinstance(v, dict)}

@@ -134,6 +134,7 @@ class MusicJobSensor(MusicOperator, BaseSensorOperator):
             raise WatchedJobFailedError(f"{self.describe()} failed: {result.message}", details=result.payload)
         if result.state == "success":
             self.log.info("%s finished: %s", self.describe(), without_queries(result.message or "success"))
+            self.report(result.payload)
             return PokeReturnValue(is_done=True, xcom_value=result.payload)
         self._last = result
         if self._progress is None:
@@ -149,6 +150,7 @@ class MusicJobSensor(MusicOperator, BaseSensorOperator):
         """Checks after rendering, then poke/reschedule (Airflow's loop; a timeout names the last state) or,
         when deferrable, one poke and the status check's trigger."""
         self.check_rendered()
+        self.report(None)
         if not self.deferrable:
             try:
                 return super().execute(context)
@@ -186,4 +188,10 @@ class MusicJobSensor(MusicOperator, BaseSensorOperator):
                 raise WatchedJobFailedError(str(exc), details=event.get("payload")) from None
             raise
         self.log.info("%s finished: %s", self.describe(), without_queries(str(checked.get("message") or "success")))
+        self.report(None)
+        self.report(checked.get("payload") or {})
         return checked.get("payload") or {}
+
+    def report(self, payload: dict[str, Any] | None) -> None:
+        """Fill ``task_report`` (lineage, facts): the watched objects (``payload`` None), then what the finished
+        work gave (its final status payload). Called again with more; subclasses say what their API gives."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_provider_music.operators.riffusion import RiffusionBaseOperator
+from airflow_provider_music.core import lineage
+from airflow_provider_music.operators.riffusion import RiffusionBaseOperator, upload_dataset, upload_facts
 from airflow_provider_music.sensors.base import MusicJobSensor
 from airflow_provider_music.triggers.riffusion import SONG_STATUS, UPLOAD_STATUS, song_target, upload_target
 
@@ -39,6 +40,14 @@ class RiffusionUploadAudioSensor(RiffusionBaseOperator, MusicJobSensor):
         """The status target: the upload (and its account's ``user_id``)."""
         return upload_target(self.upload_id, self.user_id)
 
+    def report(self, payload: dict[str, Any] | None) -> None:
+        """Lineage: the watched upload; its Audible Magic verdict as facts."""
+        upload_id = self.target()["upload_id"]
+        lineage.add_datasets(self.task_report.inputs, upload_dataset({"id": upload_id, **(payload or {})}))
+        self.task_report.facts.update(upload_id=upload_id, account=self.user_id)
+        if payload:
+            self.task_report.facts.update(upload_facts(payload))
+
 
 class RiffusionSongSensor(RiffusionBaseOperator, MusicJobSensor):
     """Wait until every song of the given job/song ids is ``completed``; any ``failed`` song fails the task.
@@ -62,3 +71,13 @@ class RiffusionSongSensor(RiffusionBaseOperator, MusicJobSensor):
     def target(self) -> dict[str, Any]:
         """The status target: the job/song ids (and ``user_id``)."""
         return song_target(self.job_ids, self.user_id)
+
+    def report(self, payload: dict[str, Any] | None) -> None:
+        """Lineage: the jobs -> their songs (what a compose that did not wait left to this sensor)."""
+        job_ids = self.target()["job_ids"]
+        lineage.add_datasets(self.task_report.inputs, *(lineage.riffusion_job(j) for j in job_ids))
+        self.task_report.facts.update(job_ids=job_ids, account=self.user_id)
+        if payload:
+            songs = [s for s in payload.get("song_ids") or [] if isinstance(s, str)]
+            lineage.add_datasets(self.task_report.outputs, *(lineage.riffusion_song(s) for s in songs))
+            self.task_report.facts["song_ids"] = songs

@@ -40,12 +40,14 @@ class CatalogEntry:
 
     @property
     def path(self) -> Any:
+        """The track's full path (the root joined with ``rel``, built once)."""
         if self._path is None:
             self._path = self.root / self.rel
         return self._path
 
     @property
     def local(self) -> Local:
+        """What the planner compares with the bucket: size, mtime and (when known) sha256."""
         return Local(self.size, self.mtime, self.sha256)
 
 
@@ -63,6 +65,7 @@ def check_extensions(value: Any) -> tuple[str, ...]:
 
 
 def info_mtime(info: dict[str, Any]) -> float:
+    """The modification time of an fsspec ``info`` dict, whatever key and type the file system uses (0.0 if none)."""
     for key in ("mtime", "LastModified", "last_modified", "updated", "modified", "created"):
         value = info.get(key)
         if value is None:
@@ -113,6 +116,7 @@ class CatalogWalk:
 
     @property
     def unreadable(self) -> list[str]:
+        """The folders and files the walk could not read, as strings (their bucket files are kept)."""
         return [str(u) for u in self.unknown]
 
     def __iter__(self) -> Iterator[CatalogEntry]:
@@ -201,6 +205,7 @@ def open_track(path: Any) -> IO[bytes]:
 
 
 def sha256_of(path: Any) -> str:
+    """The hex sha256 of a track, read in blocks."""
     digest = hashlib.sha256()
     with open_track(path) as fh:
         for chunk in iter(lambda: fh.read(_CHUNK), b""):
@@ -260,6 +265,7 @@ def desired_metadata(
 
 
 def markers(entry: CatalogEntry, catalog_id: str | None) -> dict[str, Any]:
+    """The ``user_defined`` markers the sync puts on a bucket file: catalog path, size, mtime, sha256 and catalog id."""
     out: dict[str, Any] = {
         "catalog_path": entry.rel, "catalog_size": entry.size, "catalog_mtime": entry.mtime,
         "catalog_sha256": entry.sha256,

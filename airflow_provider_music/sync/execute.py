@@ -46,6 +46,8 @@ Failures = list[dict[str, str]]
 
 @dataclass
 class SyncConfig:
+    """The options of one catalog sync run (the operator's arguments, checked)."""
+
     mode: str = "audio"
     catalog_id: str | None = None
     metadata: Callable[[str], dict[str, Any] | None] | None = None
@@ -64,6 +66,8 @@ class SyncConfig:
 
 @dataclass(slots=True)
 class Upload:
+    """One track to upload, with its title and ``user_defined`` metadata."""
+
     entry: cat.CatalogEntry
     title: str
     user_defined: dict[str, Any]
@@ -100,6 +104,7 @@ class Progress:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, size: int) -> None:
+        """Count one finished file of ``size`` bytes; log when the interval has passed."""
         with self.lock:
             self.done_files += 1
             self.done_bytes += size
@@ -117,6 +122,7 @@ class Progress:
         )
 
     def final(self) -> None:
+        """Log the final progress line."""
         with self.lock:
             self._emit(time.monotonic())
 
@@ -152,6 +158,8 @@ class SyncRun:
 
     # ---- planning (streams the walk; reads audio only to tell a touched track from a changed one) ----------
     def plan(self, walk: Iterable[cat.CatalogEntry], index: dict[str, tuple[Rec, ...]], failures: Failures) -> Plan:
+        """Compare the walked tracks with the bucket ``index`` (consumed): what to upload, update, keep and delete.
+        A track that cannot be planned is added to ``failures`` and skipped."""
         plan = Plan(in_bucket=len(index), files_in_bucket=sum(len(v) for v in index.values()))
         for entry in walk:
             recs = index.pop(entry.rel, ())
@@ -227,6 +235,7 @@ class SyncRun:
         return [str(u) for u in counted]
 
     def check_guard(self, plan: Plan, walk: cat.CatalogWalk) -> None:
+        """Apply the deletion guard to the planned deletions (only when ``delete_missing`` is on)."""
         if not self.cfg.delete_missing:
             return
         index_, count = self.cfg.shard
@@ -238,6 +247,7 @@ class SyncRun:
 
     # ---- metadata updates ---------------------------------------------------------------------------------
     def update_all(self, updates: list[tuple[str, int, str, dict[str, Any]]], failures: Failures) -> int:
+        """Update the title and ``user_defined`` of bucket files in parallel; returns how many succeeded."""
         done = 0
         with ThreadPoolExecutor(max_workers=self.cfg.concurrency, thread_name_prefix="acrcloud-update") as pool:
             futures = {
@@ -287,6 +297,8 @@ class SyncRun:
         return bytes(fp)
 
     def upload_one(self, task: Upload) -> tuple[dict[str, Any], int]:
+        """Upload one track (its audio, or its fingerprint in fingerprint mode) with the sync's markers;
+        returns the new bucket file and the bytes read."""
         entry = task.entry
         if self.cfg.extractor is None:
             source: Any = entry.path

@@ -11,6 +11,7 @@ _FP_LOCK = threading.Lock()
 
 
 def load_pyacrcloud() -> Any:
+    """pyacrcloud's extractor module; a :class:`ConfigurationError` saying how to install it when missing."""
     try:
         import acrcloud  # noqa: F401 - puts acrcloud_extr_tool on sys.path
         import acrcloud_extr_tool

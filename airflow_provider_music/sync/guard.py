@@ -35,6 +35,9 @@ class DeletionGuardError(ValidationError):
 
 @dataclass(frozen=True)
 class DeletionGuard:
+    """The limits on what one catalog sync may delete: a share of the catalog's tracks in the bucket
+    (``max_delete_ratio``) and a hard cap on files (``max_delete``, ``None``: no cap)."""
+
     max_delete_ratio: float = DEFAULT_MAX_DELETE_RATIO
     max_delete: int | None = None
 

@@ -50,6 +50,7 @@ class Rec(NamedTuple):
 
     @property
     def sha_hex(self) -> str | None:
+        """The catalog sha256 as hex text, or ``None``."""
         return self.sha.hex() if self.sha is not None else None
 
 
@@ -131,6 +132,7 @@ def _sha_bytes(value: Any) -> bytes | None:
 
 
 def same_mtime(a: Any, b: Any) -> bool:
+    """Are two modification times equal within a millisecond (``False`` when either is not a number)?"""
     try:
         return abs(float(a) - float(b)) < 1e-3
     except (TypeError, ValueError):

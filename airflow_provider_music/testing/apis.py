@@ -86,6 +86,7 @@ APIS: tuple[EmulatedApi, ...] = (
                 credentials=(BEARER, X_API_KEY)),  # type audioshake: the Jobs API (audioshake_tasks: Tasks)
     EmulatedApi("flowmusic", "airflow_provider_music.testing.flowmusic", "/v1/flowmusic/", "flowmusic",
                 "flowmusic_default"),
+    EmulatedApi("mureka", "airflow_provider_music.testing.mureka", "/v1/mureka/", "mureka", "mureka_default"),
 )
 
 

@@ -20,7 +20,12 @@ Settings (``state.settings``): ``audioshake.fail_stems`` (models that fail), ``a
 (Tasks: ``error`` or ``failed``), ``audioshake.processing_status`` (and legacy ``audioshake.created_status``:
 what a job shows before it processes), ``audioshake.output_layout`` (``top`` or
 ``source``: outputs inside ``sourceAsset`` as the legacy data-model page prints), ``audioshake.output_names``
-(``{model: name}``), ``audioshake.rate_limit`` (requests per second), ``audioshake.webhook_url``.
+(``{model: name}``), ``audioshake.rate_limit`` (requests per second), ``audioshake.webhook_url``,
+``audioshake.credits_per_minute`` (``{model: credits}`` over the contract's price list :data:`CREDITS_PER_MINUTE`).
+
+Cost (Tasks API): each target costs ``creditsPerMinute`` of its model (``GET /models``; ``high_quality``
+variants 1.5) x the source's duration in minutes (WAV/FLAC headers of the uploaded file; 2 s for a URL source),
+rounded to 4 decimals; the task's ``cost`` is the sum of its targets'. The target's ``duration`` is the source's.
 """
 
 from __future__ import annotations
@@ -61,6 +66,10 @@ MIME = {
     "json": "application/json", "txt": "text/plain", "srt": "application/x-subrip",
 }  # fmt: skip
 CLIENT_ID = "clemulatorclient000000001"
+#: Credits per minute of input (Tasks-era models page, contract "Duration / size / cost"); others: 1.0.
+CREDITS_PER_MINUTE = {"dialogue": 1.5, "effects": 1.5, "music_fx": 1.5, "music_detection": 0.5}
+#: Seconds assumed for a source whose duration the emulator cannot read (a URL source has no bytes here).
+DEFAULT_SECONDS = 2.0
 _MEDIA_MAGIC = (b"RIFF", b"RF64", b"ID3", b"fLaC", b"FORM", b"OggS")
 
 
@@ -103,6 +112,7 @@ class Asset:
     size: int | None = None
     media: bool = True
     created: float = field(default_factory=time.time)
+    seconds: float | None = None  # duration of the audio, read once (the cost of a task depends on it)
 
 
 @dataclass
@@ -182,6 +192,25 @@ class Shared:
     def phase(self, created: float) -> str:
         elapsed, delay = time.time() - created, self.state.job_delay("audioshake")
         return "done" if elapsed >= delay else "created" if elapsed < delay / 4 else "processing"
+
+    def rate(self, model: str, variant: Any = None) -> float:
+        """Credits per minute of ``model`` (``audioshake.credits_per_minute`` first)."""
+        custom = self.setting("credits_per_minute") or {}
+        if isinstance(custom, dict) and model in custom:
+            return float(custom[model])
+        return 1.5 if variant == "high_quality" else CREDITS_PER_MINUTE.get(model, 1.0)
+
+    def seconds(self, asset_id: str | None) -> float:
+        """The duration of an asset's audio (read once from its bytes), else :data:`DEFAULT_SECONDS`."""
+        asset = self.store.assets.get(asset_id or "")
+        if asset is None or asset.path is None:
+            return DEFAULT_SECONDS
+        if asset.seconds is None:
+            from airflow_provider_music.testing.acrcloud_common import audio_duration
+
+            with open(asset.path, "rb") as fh:
+                asset.seconds = audio_duration(fh.read()) if asset.media else DEFAULT_SECONDS
+        return asset.seconds
 
     def fails(self, model: str, asset_id: str | None) -> bool:
         asset = self.store.assets.get(asset_id or "")
@@ -394,7 +423,9 @@ class TasksApi:
 
     def target_json(self, task: dict[str, Any], tgt: dict[str, Any]) -> dict[str, Any]:
         item = {k: v for k, v in tgt.items() if k not in ("outputs", "fail", "assetId")}
-        item.update({"cost": 4, "output": [], "duration": 2.0})
+        seconds = self.shared.seconds(tgt["assetId"])
+        cost = round(self.shared.rate(tgt["model"], tgt.get("variant")) * seconds / 60.0, 4)
+        item.update({"cost": cost, "output": [], "duration": round(seconds, 3)})
         model = tgt["model"]
         if self.shared.phase(task["created"]) != "done":
             item["status"] = self.shared.setting("processing_status", "processing")
@@ -413,7 +444,7 @@ class TasksApi:
         pending = any(t["status"] not in ("completed", "error", "failed") for t in targets)
         return {"id": task["id"], "createdAt": iso(task["created"]),
                 "completedAt": None if pending else iso(task["created"] + self.shared.state.job_delay("audioshake")),
-                "clientId": CLIENT_ID, "cost": 4 * len(targets), "assetId": task.get("assetId"),
+                "clientId": CLIENT_ID, "cost": round(sum(t["cost"] for t in targets), 4), "assetId": task.get("assetId"),
                 "url": task.get("url"), "metadata": task.get("metadata"), "targets": targets}
 
     def source_of(self, body: dict[str, Any]) -> str:
@@ -493,7 +524,7 @@ class TasksApi:
         def model(mid: str, category: str, outputs: list[str]) -> dict[str, Any]:
             formats = {"audio": ["wav", "mp3", "flac", "aiff"], "video": ["mp4", "mov"]}
             return {"id": mid, "name": mid.replace("_", " ").title(), "category": category,
-                    "description": f"{mid} (emulated)", "access": "enabled", "creditsPerMinute": 1.0,
+                    "description": f"{mid} (emulated)", "access": "enabled", "creditsPerMinute": self.shared.rate(mid),
                     "inputs": [{"id": "audio", "description": "source audio", "required": True, "taskFields": [],
                                 "formats": formats}], "outputFormats": outputs, "limits": {"maxInputDurationSeconds": 10800}}
 

@@ -33,6 +33,8 @@ _RUN_ID = re.compile(r"run_id=([^,\s]+)")
 
 @dataclass
 class DagTestResult:
+    """The outcome of one ``airflow dags test`` run: exit code, output, run id and the state of every task."""
+
     dag_id: str
     returncode: int
     output: str
@@ -42,11 +44,13 @@ class DagTestResult:
 
     @property
     def ok(self) -> bool:
+        """Did the run end with exit code 0 and every task ``success`` or ``skipped``?"""
         return self.returncode == 0 and bool(self.states) and all(
             s in ("success", "skipped") for s in self.states.values()
         )
 
     def failed_tasks(self) -> list[str]:
+        """The task ids whose state is neither ``success`` nor ``skipped``."""
         return [t for t, s in self.states.items() if s not in ("success", "skipped")]
 
 
@@ -59,6 +63,8 @@ class AirflowHome:
         self.path.mkdir(parents=True, exist_ok=True)
 
     def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """The environment of an ``airflow`` command in this home: the caller's minus its Airflow settings,
+        connections and variables, plus this home's paths and SQLite DB, plus ``extra``."""
         env = {
             k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW__", "AIRFLOW_CONN_", "AIRFLOW_VAR_"))
         }

@@ -8,7 +8,10 @@ Postman collection sends every value as a string). Settings (``state.settings`` 
 * ``flowmusic.job_seconds``: seconds a job stays ``pending`` (default: the emulator's ``job_seconds``); lowering it
   also shortens the jobs still pending.
 * ``flowmusic.max_jobs`` (12) and ``flowmusic.credits`` (5000): of the default account ``composer@example.com``.
-* ``flowmusic.song_cost`` (5 credits per generation or edit; effects, stems and lyrics are free).
+* ``flowmusic.song_cost`` (5 credits per generation or edit; effects, stems and lyrics are free) and
+  ``flowmusic.prices`` (``{model: credits}``, e.g. ``{"lyria-3.5": 8}``; a model not listed costs ``song_cost``).
+* ``flowmusic.accounts`` (``{email: credits}``): more accounts (or the default one) with these balances, set
+  when the value changes (reset or ``PATCH``); ``credits_remaining`` and 402 follow each account's balance.
 * ``flowmusic.moderation_terms`` (``["forbidden"]``): prompt/lyrics words answered 422; image prompts 500.
 * ``flowmusic.no_lyrics_terms`` (``["nolyrics"]``): music/lyrics prompts answered 422 ``no_lyrics``.
 * ``flowmusic.account_error``: a reason string -> every account answers 596 (or ``store.break_account``).
@@ -78,6 +81,25 @@ class FlowMusicApi:
     def reset(self) -> None:
         self.store.reset(max_jobs=int(self.setting("max_jobs", 12)), credits=float(self.setting("credits", 5000)),
                          now=self.state.now())
+        self.applied_accounts: dict[str, Any] = {}
+
+    def apply_accounts(self) -> None:
+        """``flowmusic.accounts`` ``{email: credits}``: add the accounts not there yet, set every balance (only
+        when the setting changed, so spending is not undone by an unrelated ``PATCH``)."""
+        wanted = self.setting("accounts") or {}
+        if not isinstance(wanted, dict) or wanted == self.applied_accounts:
+            return
+        for n, (email, credits) in enumerate(wanted.items(), start=len(self.store.accounts) + 1):
+            acc = self.store.accounts.get(email) or Account(email, f"00000000-0000-4000-9000-{n:012d}",
+                                                            added=self.state.now())
+            acc.credits = float(credits)
+            self.store.accounts[email] = acc
+        self.applied_accounts = dict(wanted)
+
+    def price(self, model: Any) -> float:
+        """Credits per generation or edit: ``flowmusic.prices`` of the model, else ``flowmusic.song_cost``."""
+        prices, default = self.setting("prices") or {}, float(self.setting("song_cost", 5))
+        return float(prices.get(model or fm.MODELS[0], default)) if isinstance(prices, dict) else default
 
     def setting(self, name: str, default: Any = None) -> Any:
         return self.state.setting(f"flowmusic.{name}", default)
@@ -269,7 +291,7 @@ class FlowMusicApi:
                     raise FlowMusicError(400, f"{ident} is not an asset of account {acc.email}")
         title = " ".join(body["prompt"].split()[:3]).title() or "Untitled"
         song = str(uuid.uuid4())
-        self.charge(acc, float(self.setting("song_cost", 5)), title, song)
+        self.charge(acc, self.price(body.get("model")), title, song)
         self.store.create_bodies.append(dict(body))
         lyrics = body.get("lyrics") or (None if body.get("instrumental") else "[Verse]\nla la la")
         clips = [self.store.new_clip(acc.email, acc.user_id, self.state.now(), title=f"{title} ({ab})", lyrics=lyrics,
@@ -315,7 +337,7 @@ class FlowMusicApi:
             return await self.stems(request, source)
         self.moderate(body.get("instruction"), body.get("lyrics"), body.get("prompt"))
         acc = self.pick(source.email, slot=True)
-        cost = 0 if op == "effect" else float(self.setting("song_cost", 5))
+        cost = 0 if op == "effect" else self.price(body.get("model"))
         self.charge(acc, cost, source.title, source.conversation)
         self.store.create_bodies.append(dict(body))
         clip = self.store.new_clip(acc.email, acc.user_id, self.state.now(), title=body.get("title") or
@@ -526,6 +548,7 @@ def register(app: Any, state: Any) -> None:
     state.apis["flowmusic"] = api
     state.on_reset(api.reset)
     state.on_settings(api.apply_job_seconds)
+    state.on_settings(api.apply_accounts)
     auth = require_credential(BEARER, deny=lambda: FlowMusicError(401, "Unauthorized"))
     router = APIRouter(dependencies=[Depends(auth)])
     for method, path, func in ROUTES:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 @pytest.fixture(scope="session")
 def music_emulator_server() -> Iterator[EmulatorServer]:
+    """One emulator for the whole test session (fast jobs: 0.2 s), stopped at the end."""
     from airflow_provider_music.testing.server import EmulatorServer
 
     server = EmulatorServer(job_seconds=0.2)
@@ -32,6 +33,7 @@ def music_emulator_server() -> Iterator[EmulatorServer]:
 
 @pytest.fixture
 def music_emulator(music_emulator_server: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[EmulatorServer]:
+    """The session's emulator, reset before and after the test, with ``AIRFLOW_CONN_*`` set for every API."""
     music_emulator_server.reset()
     for key, value in music_emulator_server.env().items():
         monkeypatch.setenv(key, value)

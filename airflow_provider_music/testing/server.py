@@ -54,9 +54,11 @@ class EmulatorServer:
 
     @property
     def url(self) -> str:
+        """The emulator's base URL (``http://127.0.0.1:<port>``)."""
         return url_for(self.host, self.port)
 
     def start(self) -> EmulatorServer:
+        """Bind the port (``0``: a free one), serve in a daemon thread and wait until it answers; returns self."""
         import uvicorn
 
         try:
@@ -81,6 +83,7 @@ class EmulatorServer:
         return self
 
     def stop(self) -> None:
+        """Stop serving and join the thread."""
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
@@ -103,9 +106,12 @@ class EmulatorServer:
         self.state.job_seconds = self._initial_job_seconds
 
     def add_fault(self, **kwargs: Any) -> FaultRule:
+        """Inject a fault (the arguments of ``POST /_emulator/faults``: ``path``, ``status``, ``times``, ...)."""
         return self.state.add_fault(**kwargs)
 
     def count(self, method: str, path_or_route: str) -> int:
+        """How many ``method`` requests reached ``path_or_route`` (an exact path, or a route template such as
+        ``/job/{job_id}``) since the last reset."""
         return self.state.count(method, path_or_route)
 
     # ---- connections --------------------------------------------------------------------

@@ -24,9 +24,11 @@ import sys
 
 sys.path.insert(0, {root!r})
 
-from airflow.sdk import DAG, task
+from airflow.sdk import DAG, Asset, task
 
 from tests.core.test_operator_base import ToyOperator
+
+SONGS = Asset(name="toy_songs", uri="file:///toy/songs")  # asset extras after execute and execute_complete
 
 
 class ToyFailing(ToyOperator):
@@ -44,9 +46,12 @@ with DAG("lifecycle_toy", schedule=None, start_date=datetime.datetime(2024, 1, 1
     # a mapped task whose expanded value is refused when Airflow unmaps it: finalize then holds the
     # MappedOperator itself (never unmapped, never ran), and its links must not be read from XCom
     ToyOperator.partial(task_id="toy_mapped_refused", timeout=60).expand(poll_interval=bad_intervals())
-    ToyOperator(task_id="toy_defers", deferrable=True, poll_interval=1, timeout=60)
-    ToyOperator(task_id="toy_waits", poll_interval=1, timeout=60)
+    ToyOperator(task_id="toy_defers", deferrable=True, poll_interval=1, timeout=60, outlets=[SONGS])
+    ToyOperator(task_id="toy_waits", poll_interval=1, timeout=60, outlets=[SONGS])
+    ToyOperator.partial(task_id="toy_mapped", poll_interval=1, timeout=60, outlets=[SONGS]).expand(spec=["a", "b"])
 '''
+#: the Airflow home of the module's run (its asset events are read from its database)
+HOME: dict[str, Path] = {}
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +59,7 @@ def dag_run(tmp_path_factory: pytest.TempPathFactory):
     dags = tmp_path_factory.mktemp("dags")
     (dags / "lifecycle_toy.py").write_text(DAG_FILE.format(root=str(ROOT)))
     home = AirflowHome(tmp_path_factory.mktemp("airflow-home"), dags_folder=dags)
+    HOME["path"] = home.path
     conn = json.dumps({"conn_type": "toy", "host": "http://toy.test/", "password": "x"})
     return home.dags_test("lifecycle_toy", env={"AIRFLOW_CONN_TOY_DEFAULT": conn}, timeout=600)
 
@@ -74,3 +80,20 @@ def test_a_mapped_task_refused_when_unmapped_logs_no_xcom_not_found(dag_run):
     assert dag_run.states.get("toy_mapped_refused[0]") == "failed", dag_run.states
     assert "poll_interval must be" in dag_run.output, dag_run.output[-3000:]
     assert "XCom not found" not in dag_run.output, dag_run.output[-3000:]
+
+
+def test_every_task_instance_fills_its_own_asset_event_after_execute_and_after_deferral(dag_run):
+    """Issue 22 §2: ``outlets=[SONGS]`` and nothing else - a deferring task, a waiting one and two mapped
+    instances each emit an event whose ``extra`` names its own job (operators/assets.py, post_execute)."""
+    import sqlite3
+
+    with sqlite3.connect(HOME["path"] / "airflow.db") as db:
+        rows = db.execute("SELECT source_task_id, source_map_index, extra FROM asset_event WHERE source_run_id = ?",
+                          (dag_run.run_id,)).fetchall()
+    by_task = {(t if m < 0 else f"{t}[{m}]"): json.loads(e) for t, m, e in rows}
+    assert sorted(by_task) == ["toy_defers", "toy_mapped[0]", "toy_mapped[1]", "toy_waits"], dag_run.output[-3000:]
+    for name, extra in by_task.items():
+        assert extra["result"]["done"] is True and extra["result"]["job_id"].startswith("job"), (name, extra)
+        assert extra["task"]["task_id"] == name.split("[")[0] and extra["task"]["run_id"] == dag_run.run_id
+    assert by_task["toy_mapped[1]"]["task"]["map_index"] == 1
+    assert len({e["result"]["job_id"] for e in by_task.values()}) == 4  # each instance names its own job

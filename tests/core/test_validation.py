@@ -29,7 +29,8 @@ GOOD_IDS = [("abc", "abc"), ("  abc \n", "abc"), ("3fa85f64-5717-4562-b3fc-2c963
             ("a.b", None), ("a..b", None), ("A_b-c~1", None), ("x" * 256, None), ("søng", None)]
 
 
-@pytest.mark.parametrize("value", BAD_IDS, ids=[repr(v)[:30] for v in BAD_IDS])
+# ids stable across processes (pytest-xdist workers must collect the same names): no object address
+@pytest.mark.parametrize("value", BAD_IDS, ids=[type(v).__name__ if type(v) is object else repr(v)[:30] for v in BAD_IDS])
 def test_bad_ids_rejected_naming_the_argument(value):
     with pytest.raises(InvalidInputError, match=r"^song_id"):
         validate_id(value, "song_id")

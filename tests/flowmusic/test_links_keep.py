@@ -28,7 +28,7 @@ def test_provider_info_lists_the_flowmusic_link_and_four_apis():
     assert LINK in info["extra-links"]
     module, _, name = LINK.rpartition(".")
     assert getattr(importlib.import_module(module), name) is FlowMusicSongLink
-    assert "FlowMusic" in info["name"] and "four APIs" in info["description"]
+    assert "FlowMusic" in info["name"] and "five APIs" in info["description"]
     assert "three" not in info["description"]
 
 

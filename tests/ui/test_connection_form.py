@@ -124,7 +124,7 @@ PACKAGE_DIR = Path(airflow_provider_music.__file__).resolve().parent  # the inst
 #: Functions that ARE the extras accessors (their ``name`` argument is the caller's literal).
 ACCESSORS = {"extra", "extras_get"}
 APIS_BY_MODULE = {"acrcloud": ("acrcloud",), "audioshake": ("audioshake", "audioshake_tasks"),
-                  "flowmusic": ("flowmusic",), "riffusion": ("riffusion",)}
+                  "flowmusic": ("flowmusic",), "mureka": ("mureka",), "riffusion": ("riffusion",)}
 
 
 def _extra_name(call: ast.Call) -> ast.expr | None:

@@ -140,7 +140,7 @@ def copy_tree(cell: Cell) -> Path:
 
 def test_selection(tree: Path) -> list[str]:
     # The whole suite runs in `make test` on the main set (the same pins); every cell here runs the subset.
-    picked = ["tests/core", "tests/ui/test_connection_form.py",
+    picked = ["tests/core", "tests/lineage", "tests/ui/test_connection_form.py",
               # every example DAG imports on every supported version (no run: one runs end to end below)
               "tests/example_dags/test_example_dags.py::test_example_dags_import_without_db"]
     for pattern in ("tests/*/test_operator*.py", "tests/*/test_trigger*.py"):

@@ -283,6 +283,13 @@ _MUREKA: dict[str, Any] = {
                     "description": "A generation with async false holds the answer 30-90 s, e.g. 300; such a call "
                     "may take this plus 'request_timeout'. Optional.",
                 },
+                "price_per_song": {
+                    "label": "Gold per song (budget estimate)",
+                    "schema": {"type": ["number", "null"], "default": None},
+                    "description": "What the budget guard (max_cost) expects one song to cost, in Mureka Gold (a "
+                    "generation gives two songs); empty: the documented prices (12 Gold per song on V9.5/V9). "
+                    "Optional.",
+                },
             },
             "ui-field-behaviour": {
                 "hidden-fields": ["schema", "port", "login"],

@@ -7,7 +7,8 @@
 5. runs ``example_music_pipeline`` (songs composed with FlowMusic, split with AudioShake, scanned and
    fingerprinted with ACRCloud), ``example_stems_comparison`` (AudioShake vs FlowMusic stems) and
    ``example_nightly_catalog_fingerprint`` with ``airflow dags test``,
-6. stops the emulator and prints task states and the files written, with their sizes.
+6. stops the emulator and prints task states, the files written with their sizes, and what the pipeline
+   cost per task and in total (``cost-report.json``).
 
 Exit code 1 if any task failed.
 """
@@ -121,6 +122,12 @@ def main() -> int:
     for report in output.rglob("sync-report.json"):
         counts = json.loads(report.read_text()).get("counts", {})
         print("\n== catalog sync report: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    for report in output.rglob("cost-report.json"):
+        spent = json.loads(report.read_text())
+        print("\n== what example_music_pipeline cost (per task; 'unknown' where the service reports no number)")
+        for task_id, item in sorted(spent.get("tasks", {}).items()):
+            print(f"   {task_id:<28} {item}")
+        print(f"   {'total':<28} {spent.get('total')}")
     ok = all(r.ok for r in results)
     print(f"\n== demo {'succeeded' if ok else 'FAILED'} in {time.monotonic() - started:.0f} s")
     return 0 if ok else 1

@@ -28,6 +28,7 @@ FLOWMUSIC = "flowmusic://useapi.net"
 RIFFUSION = "riffusion://useapi.net"
 ACRCLOUD = "acrcloud://acrcloud.com"
 AUDIOSHAKE = "audioshake://audioshake.ai"
+MUREKA = "mureka://useapi.net"
 _LOCAL_PROTOCOLS = ("file", "local", "")
 
 
@@ -133,6 +134,26 @@ def audioshake_task(task_id: Any) -> DatasetRef:
     return vendor_dataset(AUDIOSHAKE, "tasks", task_id)
 
 
+def mureka_song(song_id: Any) -> DatasetRef:
+    """A Mureka song (``user:<n>-mureka:<account>-song:<id>``, or the number older pages use)."""
+    return vendor_dataset(MUREKA, "songs", song_id)
+
+
+def mureka_upload(upload_id: Any) -> DatasetRef:
+    """A Mureka upload (reference track, motif or voice), named by the id ``ref_id``/``motif_id``/``vocal_id`` take."""
+    return vendor_dataset(MUREKA, "uploads", upload_id)
+
+
+def mureka_job(job_id: Any) -> DatasetRef:
+    """A Mureka job whose songs (or stems) are not known yet (an operator that does not wait -> the job sensor)."""
+    return vendor_dataset(MUREKA, "jobs", job_id)
+
+
+def mureka_stems(stems_id: Any) -> DatasetRef:
+    """A Mureka stems extraction (``stems_id``) whose files were not downloaded."""
+    return vendor_dataset(MUREKA, "stems", stems_id)
+
+
 def add_datasets(target: list[DatasetRef], *refs: DatasetRef | None) -> None:
     """Append ``refs`` to ``target`` (a ``TaskReport`` list), skipping None and what is already there."""
     for ref in refs:
@@ -153,8 +174,9 @@ def add_paths(target: list[DatasetRef], paths: Any) -> None:
 
 
 __all__ = [
-    "ACRCLOUD", "AUDIOSHAKE", "FLOWMUSIC", "LOCAL_FILES", "RIFFUSION", "acrcloud_bucket", "acrcloud_bucket_file",
-    "acrcloud_container_file", "add_datasets", "add_paths", "audioshake_asset", "audioshake_task",
-    "flowmusic_asset", "flowmusic_clip", "flowmusic_job", "path_dataset", "riffusion_job", "riffusion_song",
-    "riffusion_upload", "vendor_dataset",
+    "ACRCLOUD", "AUDIOSHAKE", "FLOWMUSIC", "LOCAL_FILES", "MUREKA", "RIFFUSION", "acrcloud_bucket",
+    "acrcloud_bucket_file", "acrcloud_container_file", "add_datasets", "add_paths", "audioshake_asset",
+    "audioshake_task", "flowmusic_asset", "flowmusic_clip", "flowmusic_job", "mureka_job", "mureka_song",
+    "mureka_stems", "mureka_upload", "path_dataset", "riffusion_job", "riffusion_song", "riffusion_upload",
+    "vendor_dataset",
 ]

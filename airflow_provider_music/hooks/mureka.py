@@ -104,7 +104,8 @@ class MurekaHook(MusicApiHook):
     Connection: type ``mureka``; password = useapi.net API token (the same token as FlowMusic); host = base URL
     (default ``https://api.useapi.net/v1/mureka/``); extra ``account`` = default Mureka account id (required by
     the API when several accounts are configured); extra ``sync_timeout`` = read timeout of held calls
-    (``async: false`` generation; default 300 s).
+    (``async: false`` generation; default 300 s); extra ``price_per_song`` = Gold per song of the budget
+    estimate (default: the documented prices, ``contract/mureka_cost.py``); extra ``max_cost`` = default budget.
 
     :param mureka_conn_id: Airflow connection id (default ``mureka_default``).
     """
@@ -225,6 +226,23 @@ class MurekaHook(MusicApiHook):
         """GET profile: plan and Gold balance (``credits``), live from Mureka."""
         chosen = self._account(account)
         return mk.parse_profile(self.request_json("GET", "profile", params={"account": chosen} if chosen else None))
+
+    def price_per_song(self) -> float | None:
+        """Connection extra ``price_per_song``: Gold one song is expected to cost (budget estimate; a generation
+        gives two), or None (the documented prices of :mod:`~.contract.mureka_cost`)."""
+        price = mk.check_number("connection extra 'price_per_song'", self.settings.extra("price_per_song"), 0, None)
+        return None if price is None else float(price)
+
+    def account_of(self, account: Any = None) -> str | None:
+        """``account`` checked, else the connection's ``account`` extra, else None (the API's only account)."""
+        return self._account(account)
+
+    def gold_left(self, account: str | None = None) -> tuple[float | None, str]:
+        """GET profile: the account's Gold balance (``credits``, live) and the account id it names."""
+        profile = self.get_profile(account)
+        left = profile.get("credits")
+        gold = float(left) if isinstance(left, (int, float)) and not isinstance(left, bool) else None
+        return gold, str(profile.get("account") or account or "")
 
     # ---- generation -----------------------------------------------------------------------------
     def send_create(self, kind: str, body: Mapping[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_provider_music import core
 from airflow_provider_music.contract import mureka as mk
+from airflow_provider_music.contract.mureka_cost import SONG_OPERATIONS, song_account
+from airflow_provider_music.core import lineage
 from airflow_provider_music.core.errors import CLOCK_SKEW, InvalidInputError, MusicApiError, answer_lost
 from airflow_provider_music.core.files import (
     distinct_file_name,
@@ -28,6 +30,7 @@ from airflow_provider_music.core.files import (
 )
 from airflow_provider_music.core.parsing import PollResult
 from airflow_provider_music.hooks.mureka import MurekaHook, MurekaLostCreateError
+from airflow_provider_music.operators import mureka_cost as cost
 from airflow_provider_music.operators.base import (
     MusicJobOperator,
     MusicLink,
@@ -83,7 +86,7 @@ class MurekaBaseOperator(MusicOperator):
         super().__init__(mureka_conn_id=mureka_conn_id, **kwargs)
 
 
-class _MurekaJobOperator(MurekaBaseOperator, MusicJobOperator):
+class _MurekaJobOperator(cost.JobCost, MurekaBaseOperator, MusicJobOperator):
     """What generate, edit and stems share: the replyRef marker, crash-safe create, the job record and output."""
 
     status_check = JOB_STATUS
@@ -199,6 +202,41 @@ class _MurekaJobOperator(MurekaBaseOperator, MusicJobOperator):
         songs = output.get("songs") if isinstance(output, Mapping) else None
         return [mk.song_line(s) for s in songs] if isinstance(songs, list) else []
 
+    def source_song(self) -> str | int | None:
+        """The song a song-based call reads (edit, stems), else None."""
+        return None
+
+    def lineage_inputs(self) -> list[Any]:
+        """The Mureka objects this job reads (uploads, the source song) as datasets."""
+        song = self.source_song()
+        return [] if song is None else [lineage.mureka_song(song)]
+
+    def report(self, record: dict[str, Any], output: Any) -> None:
+        """Lineage: uploads / source song -> the songs made (the job while they are unknown); facts: job id,
+        model, account (the job's, else the one inside the song ids), the replyRef marker."""
+        report, out = self.task_report, output if isinstance(output, Mapping) else {}
+        lineage.add_datasets(report.inputs, *self.lineage_inputs())
+        key, model, all_stems = self.priced()
+        song_ids = [*(out.get("song_ids") or [])]
+        account = out.get("account") or record.get("account") or next(
+            (a for a in map(song_account, [self.source_song(), *song_ids]) if a), None)
+        report.facts.update(jobid=record.get("jobid"), reply_ref=record.get("reply_ref"), operation=key,
+                            **({"model": model or "default"} if key in SONG_OPERATIONS else {"all_stems": all_stems}),
+                            **({"account": account} if account else {}))
+        if output is not None:
+            self.report_output(record, out)
+
+    def report_output(self, record: dict[str, Any], output: Mapping[str, Any]) -> None:
+        """The songs made, or the stems zips written; else the stems object (no ``destination``), else the job
+        while nothing is known (the job sensor takes it from there)."""
+        report, song_ids, stems_id = self.task_report, [*(output.get("song_ids") or [])], output.get("stems_id")
+        report.facts.update({"song_ids": song_ids} if song_ids else {}, **({"stems_id": stems_id} if stems_id else {}))
+        lineage.add_datasets(report.outputs, *(lineage.mureka_song(s) for s in song_ids))
+        lineage.add_paths(report.outputs, output.get("files") or [])
+        if not report.outputs and (stems_id or record.get("jobid")):
+            lineage.add_datasets(report.outputs, lineage.mureka_stems(stems_id) if stems_id
+                                 else lineage.mureka_job(record["jobid"]))
+
 
 class MurekaGenerateOperator(_MurekaJobOperator):
     """Generate two songs (``version`` 1 and 2, both paid: 24 Gold on V9.5) and wait for them.
@@ -247,6 +285,16 @@ class MurekaGenerateOperator(_MurekaJobOperator):
         """Send the generation (paid); returns the job summary."""
         return self.hook.send_create(self.kind, body)
 
+    def priced(self) -> tuple[str, Any, bool]:
+        """The generation ``kind`` and ``model`` (24 Gold on V9.5/V9)."""
+        return str(self.kind), self.model, True
+
+    def lineage_inputs(self) -> list[Any]:
+        """The uploads the generation reads: ``ref_id``, ``motif_id``, ``vocal_id`` (ids or upload results)."""
+        ids = [v.get("id") if isinstance(v, Mapping) else v for v in (self.ref_id, self.motif_id, self.vocal_id)]
+        return [lineage.mureka_upload(i) for i in ids
+                if isinstance(i, (str, int)) and not isinstance(i, bool) and str(i).strip()]
+
 
 class MurekaEditOperator(_MurekaJobOperator):
     """Extend, regenerate, edit or remix a song (POST music/<operation>, a paid job on the song's account).
@@ -286,6 +334,14 @@ class MurekaEditOperator(_MurekaJobOperator):
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         """Send the edit (paid); returns the job summary."""
         return self.hook.send_edit(self.operation, body)
+
+    def priced(self) -> tuple[str, Any, bool]:
+        """The ``operation`` and ``model`` (edit 20 Gold; remix as a generation; extend/regenerate: no price)."""
+        return str(self.operation), self.model, True
+
+    def source_song(self) -> str | int | None:
+        """The edited song."""
+        return mk.pick_song(self.song, self.song_index)
 
 
 def _safe(text: Any, fallback: str) -> str:
@@ -330,6 +386,14 @@ class MurekaStemsOperator(_MurekaJobOperator):
     def create(self, body: dict[str, Any]) -> dict[str, Any]:
         """Send the extraction (paid); returns the job summary (or the stems themselves)."""
         return self.hook.send_stems(body)
+
+    def priced(self) -> tuple[str, Any, bool]:
+        """Stems: 100 Gold (``all_stems``) or 20."""
+        return "stems", None, self.all_stems
+
+    def source_song(self) -> str | int | None:
+        """The song whose stems are extracted."""
+        return mk.pick_song(self.song, self.song_index)
 
     def record_of(self, job: Mapping[str, Any], ref: str, sent_at: float) -> dict[str, Any]:
         """The job record; a direct answer (stems, no job) is kept in it as ``answer``."""
@@ -422,6 +486,9 @@ class MurekaDownloadOperator(MurekaBaseOperator):
         """Download every song's MP3 into ``destination``; returns ``{files, song_ids}``."""
         self.check_rendered()
         songs = self.resolve()
+        song_ids = [str(s["song_id"]) for s in songs]
+        lineage.add_datasets(self.task_report.inputs, *(lineage.mureka_song(s) for s in song_ids))
+        self.task_report.facts["song_ids"] = song_ids
         folder = to_storage_path(self.destination, argument="destination")
         files = []
         for song in songs:
@@ -431,9 +498,11 @@ class MurekaDownloadOperator(MurekaBaseOperator):
             name = distinct_file_name(f"{str(song.get('title') or 'song')[:80]}-v{song.get('version') or 1}-{key}",
                                       "song", suffix=".mp3", case_sensitive=True)
             files.append(output_location(self.hook.download_url(song["mp3_url"], folder / name)))
+        lineage.add_paths(self.task_report.outputs, files)
         self.push_link(context, MurekaSongLink, song_url(songs))
-        self.log.info("Downloaded %d Mureka song(s): %s", len(files), "; ".join(files))
-        return {"files": files, "song_ids": [str(s["song_id"]) for s in songs]}
+        out = cost.download_result(self, {"files": files, "song_ids": song_ids})
+        self.log.info("Downloaded %d Mureka song(s): %s; %s", len(files), "; ".join(files), cost.said(self))
+        return out
 
 
 def _live_urls(record: Mapping[str, Any]) -> dict[str, str]:
@@ -472,18 +541,25 @@ class MurekaUploadOperator(MurekaBaseOperator):
     def execute(self, context: Context) -> dict[str, Any]:
         """Upload the file (an earlier try's upload reused on Airflow 3.3+); returns ``{id, url, ...}``."""
         self.check_rendered()
+        lineage.add_datasets(self.task_report.inputs, lineage.path_dataset(self.source))
         store = self.state_store(context)
         key = f"{self.source}|{self.kind}|{self.title}|{self.account}"
         done: Any = store.get(self.state_key) if store is not None else None
         if isinstance(done, dict) and done.get("key") == key and isinstance(done.get("upload"), dict):
             self.log.info("Reusing upload %s of a previous try", done["upload"].get("id"))
-            return dict(done["upload"])
+            return self.reported(dict(done["upload"]))
         upload = self.hook.upload(self.source, self.kind, title=self.title, genre=self.genre, mood=self.mood,
                                   url=self.url, account=self.account)
         if store is not None:
             store.set(self.state_key, {"key": key, "upload": upload})
         self.log.info("Uploaded %s as Mureka %s %s", self.source, self.kind, upload.get("id"))
-        return upload
+        return self.reported(upload)
+
+    def reported(self, upload: dict[str, Any]) -> dict[str, Any]:
+        """``upload`` (returned, with its cost), its id, kind and account noted for lineage."""
+        lineage.add_datasets(self.task_report.outputs, lineage.mureka_upload(upload["id"]))
+        cost.note(self, upload_id=upload["id"], kind=self.kind, account=self.hook.account_of(self.account))
+        return cost.upload_result(self, upload)
 
 
 class MurekaLyricsOperator(MurekaBaseOperator):
@@ -509,5 +585,8 @@ class MurekaLyricsOperator(MurekaBaseOperator):
         """Ask Mureka for lyrics (free); returns ``{lyrics}``."""
         self.check_rendered()
         result = self.hook.generate_lyrics(self.prompt, account=self.account)
-        self.log.info("Mureka wrote lyrics (%d characters)", len(result["lyrics"]))
+        account = self.hook.account_of(self.account)
+        self.task_report.facts.update({"operation": "lyrics", **({"account": account} if account else {})})
+        result = cost.lyrics_result(self, result)
+        self.log.info("Mureka wrote lyrics (%d characters); %s", len(result["lyrics"]), cost.said(self))
         return result

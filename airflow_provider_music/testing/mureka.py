@@ -10,8 +10,10 @@ holds the answer until the songs exist; ``async: true`` answers 201 with the job
 * ``mureka.job_seconds``: seconds a job stays ``created`` (default: the emulator's ``job_seconds``).
 * ``mureka.gold`` (500) and ``mureka.plan`` (``premier``; ``free`` refuses edit/regenerate 403, stems need
   ``premier``): of the default account ``12345678901234``.
-* ``mureka.song_gold`` (12 per song, 24 a generation), ``mureka.edit_gold`` (20), ``mureka.stems_gold``
-  (100 all stems / 20 two): not enough -> 412 ``Not enough credits``.
+* ``mureka.song_gold`` (12 per song, 24 a generation), ``mureka.model_gold`` (``{model: Gold per song}`` for
+  models priced otherwise; the vendor documents V9.5/V9 only), ``mureka.edit_gold`` (20), ``mureka.stems_gold``
+  (100 all stems / 20 two), charged when the request is accepted: not enough -> 412 ``Not enough credits``.
+  ``GET profile`` ``credits`` is the live balance.
 * ``mureka.max_jobs`` (10 running music jobs per account -> 429), ``mureka.retry_after`` (none).
 * ``mureka.lyrics_interval`` (1 s between lyrics calls of an account -> 429 ``{"code": 9008}``).
 * ``mureka.account_error``: a reason -> every account answers 596 ``{"code": "REFRESH_FAILED"}``.
@@ -130,6 +132,12 @@ class MurekaApi:
             raise MurekaError(412, f"Not enough credits: requested {gold:g}, available {acc.gold:g}")
         acc.gold -= gold
 
+    def song_gold(self, model: Any) -> float:
+        """Gold per song of ``model``: ``mureka.model_gold`` for it, else ``mureka.song_gold`` (12)."""
+        prices = self.setting("model_gold") or {}
+        found = prices.get(str(model)) if isinstance(prices, dict) and model else None
+        return float(found if found is not None else self.setting("song_gold", 12))
+
     def paid_plan(self, acc: Account, *, premier: bool = False) -> None:
         if acc.plan == "free" or (premier and acc.plan != "premier"):
             raise MurekaError(403, "low vip level (6335)")
@@ -232,7 +240,7 @@ class MurekaApi:
             body["async"] = False  # the documented default: hold the answer
         acc = self.healthy(self.account(body.get("account")))
         self.slot(acc)
-        self.charge(acc, 2 * float(self.setting("song_gold", 12)))
+        self.charge(acc, 2 * self.song_gold(body.get("model")))
         title = body.get("title") or " ".join(str(body.get("prompt") or "Untitled").split()[:3]).title()
         return await self.start(request, acc, body, f"music/{mk.CREATE_PATHS[kind].rpartition('/')[2]}",
                                 [(title, "1"), (title, "2")], body.get("lyrics"))
@@ -286,7 +294,7 @@ class MurekaApi:
             self.paid_plan(acc)
         self.slot(acc)
         self.charge(acc, float(self.setting("edit_gold", 20)) if operation == "edit"
-                    else 2 * float(self.setting("song_gold", 12)))
+                    else 2 * self.song_gold(body.get("model")))
         if body.get("async") is None:
             body["async"] = False
         takes = [(body.get("title") or source.title, f"{source.version}.1")] if operation == "edit" else [

@@ -48,6 +48,7 @@ class Deployment:
         self.api_port = free_port()
         self.emulator_port = free_port()
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._rest_token: str | None = None
         for folder in (self.home, self.dags, self.logs):
             folder.mkdir(parents=True, exist_ok=True)
         for path in dag_files:
@@ -169,11 +170,30 @@ class Deployment:
         return path.read_text(errors="replace")[-chars:] if path.exists() else ""
 
     # ---- REST API ------------------------------------------------------------------------------
+    def rest_token(self) -> str | None:
+        """A bearer token of the simple auth manager (``all_admins``: ``GET /auth/token``, no credentials).
+
+        Airflow 3.1's public API answers 401 without one even with ``simple_auth_manager_all_admins``;
+        3.0, 3.2 and 3.3 accept the call without a token.
+        """
+        if self._rest_token is None:
+            resp = requests.get(f"{self.api}/auth/token", timeout=60)
+            resp.raise_for_status()
+            self._rest_token = str(resp.json()["access_token"])
+        return self._rest_token
+
     def rest(self, method: str, path: str, **kwargs: Any) -> Any:
         attempts = 3 if method.upper() == "GET" else 1  # a loaded 2-core machine: GETs are safe to repeat
         for attempt in range(attempts):
             try:
-                resp = requests.request(method, f"{self.api}/api/v2/{path.lstrip('/')}", timeout=60, **kwargs)
+                headers = {"Authorization": f"Bearer {self._rest_token}"} if self._rest_token else {}
+                resp = requests.request(method, f"{self.api}/api/v2/{path.lstrip('/')}", timeout=60,
+                                        headers=headers, **kwargs)
+                if resp.status_code == 401 and not self._rest_token:  # Airflow 3.1: a token is needed
+                    self.rest_token()
+                    headers = {"Authorization": f"Bearer {self._rest_token}"}
+                    resp = requests.request(method, f"{self.api}/api/v2/{path.lstrip('/')}", timeout=60,
+                                            headers=headers, **kwargs)
                 if resp.status_code < 500 or attempt == attempts - 1:  # a 5xx: the database was busy
                     break
             except (requests.ConnectionError, requests.Timeout):

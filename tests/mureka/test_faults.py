@@ -41,6 +41,9 @@ def _finished_job(env: matrix.Env) -> str:
 
 
 def _generate(env: matrix.Env):
+    # long enough that the job is still running when a lost create answer is looked up in GET jobs (running
+    # jobs only) even on a loaded machine; 0.15 s (the matrix default) raced the lookup under xdist
+    env.emu.state.settings.setdefault("mureka.job_seconds", 0.8)
     return MurekaGenerateOperator(task_id="generate", prompt="night drive", poll_interval=matrix.POLL, timeout=5,
                                   deferrable=env.deferrable)
 

@@ -69,7 +69,7 @@ _ACRCLOUD: dict[str, Any] = {
         }
     ],
     "hooks": [{"integration-name": "ACRCloud", "python-modules": [f"{PACKAGE}.hooks.acrcloud", f"{PACKAGE}.hooks.acrcloud_fs", f"{PACKAGE}.hooks.acrcloud_batch"]}],
-    "operators": [{"integration-name": "ACRCloud", "python-modules": [f"{PACKAGE}.operators.acrcloud", f"{PACKAGE}.operators.acrcloud_scan", f"{PACKAGE}.operators.acrcloud_sync"]}],
+    "operators": [{"integration-name": "ACRCloud", "python-modules": [f"{PACKAGE}.operators.acrcloud", f"{PACKAGE}.operators.acrcloud_scan", f"{PACKAGE}.operators.acrcloud_sync", f"{PACKAGE}.operators.acrcloud_sync_scan"]}],
     "sensors": [{"integration-name": "ACRCloud", "python-modules": [f"{PACKAGE}.sensors.acrcloud"]}],
     "triggers": [{"integration-name": "ACRCloud", "python-modules": [f"{PACKAGE}.triggers.acrcloud", f"{PACKAGE}.triggers.catalog"]}],
     "connection-types": [

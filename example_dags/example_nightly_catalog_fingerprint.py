@@ -10,6 +10,9 @@ Every night at 02:00 UTC:
 3. dumps the bucket's file list (ACRCloud allows one dump a day) to ``<output_dir>/catalog/``;
 4. writes a small JSON report (counts and failures) next to the dump.
 
+With ``screen_new_tracks`` (and ``mode="audio"``) the sync also scans the tracks each run uploads for copyright
+matches and AI generation; the verdicts go into the report.
+
 Re-running is safe: every file in the bucket carries its catalog path and content hash, so a crashed or
 repeated run never uploads a track twice. The catalog can be any ``ObjectStoragePath`` (``s3://...`` with
 ``catalog_conn_id``); the offline default generates a small demo catalog.
@@ -52,6 +55,9 @@ def params(catalog_dir: str) -> dict[str, Param]:
         "bucket_name": Param("example-catalog", type="string"),
         "mode": Param("fingerprint", enum=["fingerprint", "audio"]),
         "delete_missing": Param(True, type="boolean"),
+        "screen_new_tracks": Param(False, type="boolean",
+                                   description="Scan the tracks each run uploads for copyright matches and AI "
+                                               "generation (needs mode 'audio')"),
     }
 
 
@@ -83,6 +89,8 @@ def fingerprint_catalog() -> None:
         bucket_id=bucket_id,
         mode="{{ params.mode }}",
         delete_missing="{{ params.delete_missing }}",
+        scan="{{ params.screen_new_tracks }}",  # docs/acrcloud.md "Catalog sync: the optional scan"
+        ai_detection="{{ params.screen_new_tracks }}",
         poll_interval=2,
         retries=2,
     )
@@ -103,7 +111,7 @@ def fingerprint_catalog() -> None:
         report = dump.parent / "sync-report.json"
         counts = {k: summary.get(k) for k in ("total", "uploaded", "updated", "deleted", "unchanged", "failed")}
         body = {"bucket_id": summary.get("bucket_id"), "mode": summary.get("mode"), "counts": counts,
-                "failed_paths": summary.get("failed_paths", []), "dump": str(dump)}
+                "failed_paths": summary.get("failed_paths", []), "dump": str(dump), "scan": summary.get("scan")}
         report.write_text(json.dumps(body, indent=2))
         return str(report)
 

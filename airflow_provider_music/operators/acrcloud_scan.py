@@ -15,7 +15,7 @@ its probability and the likely source; an unreadable AI result fails the task (n
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_music.contract.acrcloud import MAX_PER_PAGE, to_int
@@ -160,16 +160,9 @@ class AcrCloudScanFileOperator(AcrCloudCost, AcrCloudBaseOperator, MusicJobOpera
 
     def _container(self) -> dict[str, Any]:
         """The verified container: exactly the asked buckets and engine, or the task fails here."""
-        if self.container_id not in (None, ""):
-            container = self.hook.get_fs_container(self.container_id)
-            if self.buckets is not None:
-                self.hook.verify_scan_container(container, self._config(container.get("region")))
-            else:
-                self._check_ai_flag(container)
-        else:
-            config = self._config()
-            name = config.container_name(self.container_name) if self.container_name else None
-            container = self.hook.ensure_scan_container(config, name=name)
+        container = scan_container(self.hook, container_id=self.container_id, buckets=self.buckets,
+                                   config_for=self._config, container_name=self.container_name,
+                                   ai_detection=self.ai_detection)
         self.log.info(
             "Scanning in container %s (%r, region %s, engine %s%s) against buckets %s", container.get("id"),
             container.get("name"), container.get("region"), container.get("engine"),
@@ -177,19 +170,9 @@ class AcrCloudScanFileOperator(AcrCloudCost, AcrCloudBaseOperator, MusicJobOpera
         )
         return container
 
-    def _check_ai_flag(self, container: dict[str, Any]) -> None:
-        """An explicit container without ``buckets``: only an AI scan needs its ``ai_detection`` flag on."""
-        problem = ai_flag_problem(container, True) if self.ai_detection else None
-        if problem:
-            raise ScanContainerMismatchError(
-                f"file-scanning container {container.get('id')} ({container.get('name')!r}): {problem}. "
-                "It gives no AI verdict: pass a container with ai_detection on, or buckets= to get one.",
-                request_may_have_been_processed=False,
-            )
-
     @staticmethod
     def _bucket_names(container: dict[str, Any]) -> list[Any]:
-        return [b.get("name") or b.get("id") for b in container_buckets(container)]
+        return bucket_names(container)
 
     def _items(self, context: Context) -> list[tuple[Any, str]]:
         """(source, scan name) per file; names carry the task marker so a retry finds earlier uploads."""
@@ -293,29 +276,11 @@ class AcrCloudScanFileOperator(AcrCloudCost, AcrCloudBaseOperator, MusicJobOpera
     def finish(self, record: dict[str, Any], result: PollResult | None, context: Context) -> Any:
         """The results per source (matches, cover songs, the AI verdict when asked), after checking the
         container still scans what was asked; ``fail_on_*`` rules fail the task here."""
-        cid, region = record["container_id"], record.get("region")
-        container = self.hook.get_fs_container(cid) if self._verified_after() else None
-        if container is not None and (self.container_id in (None, "") or self.buckets is not None):
-            self.hook.verify_scan_container(container, self._config(container.get("region")))  # still what was asked?
-        elif container is not None:
-            self._check_ai_flag(container)
-        ids = [f["file_id"] for f in record["files"]]
-        by_id = {str(r.get("id")): r for r in self.hook.get_fs_files(cid, ids, region=region)}
-        out = []
-        for item in record["files"]:
-            scanned = by_id.get(item["file_id"])
-            if scanned is None:
-                raise JobFailedError(f"scan file {item['file_id']} is gone from container {cid}")
-            summary = scan_verdict(scanned, container_id=cid, engine=record.get("engine"))
-            if self.ai_detection:
-                summary.update(ai_summary(scanned, threshold=self.ai_threshold))
-                require_ai_verdict(summary, where=f"scan file {item['file_id']} ({item.get('source') or item['name']}) "
-                                                  f"in container {cid}")
-                del summary["ai_problem"]
-            summary.update({"container_id": cid, "source": item.get("source"),
-                            "url": _display(self.url), "name": item["name"],
-                            **{k: record.get(k) for k in ("container_name", "buckets", "engine")}})
-            out.append(summary)
+        verify_container_after(self.hook, record["container_id"], container_id=self.container_id,
+                               buckets=self.buckets, config_for=self._config, ai_detection=self.ai_detection)
+        out = scan_summaries(self.hook, record, ai_detection=self.ai_detection, ai_threshold=self.ai_threshold)
+        for summary in out:
+            summary["url"] = _display(self.url)
         self.report(record, out)  # the verdicts reach lineage even when a fail_on_* rule fails the task
         self._gate(out)
         return out if record.get("many") else out[0]
@@ -331,14 +296,9 @@ class AcrCloudScanFileOperator(AcrCloudCost, AcrCloudBaseOperator, MusicJobOpera
         if output is not None:
             self.task_report.facts["verdicts"] = [scan_facts(s) for s in (output if isinstance(output, list) else [output])]
 
-    def _verified_after(self) -> bool:
-        """Is the container checked again when the scan is done (a configuration was asked for)?"""
-        return self.container_id in (None, "") or self.buckets is not None or self.ai_detection
-
     def _gate(self, out: list[dict[str, Any]]) -> None:
         """``fail_on_match`` / ``fail_on_ai``: one error naming every reason (and the files)."""
-        matched = [s for s in out if s["matched"]] if self.fail_on_match else []
-        generated = [s for s in out if s.get("ai_verdict") == "ai"] if self.fail_on_ai else []
+        matched, generated = gated(out, fail_on_match=self.fail_on_match, fail_on_ai=self.fail_on_ai)
         reasons = []
         if matched:
             n = sum(len(s["music"]) + len(s["custom_files"]) + len(s["cover_songs"]) for s in matched)
@@ -355,9 +315,7 @@ class AcrCloudScanFileOperator(AcrCloudCost, AcrCloudBaseOperator, MusicJobOpera
 
     def ai_rule(self) -> str:
         """What made a file "ai" (for messages)."""
-        if self.ai_threshold is None:
-            return f"the service's prediction 'ai' or ai_probability >= {DEFAULT_AI_THRESHOLD:g}"
-        return f"ai_probability >= {self.ai_threshold:g}"
+        return ai_rule(self.ai_threshold)
 
     def summarize(self, record: dict[str, Any], output: Any) -> Sequence[str]:
         """Matches per source (and the AI verdict), for the summary line."""
@@ -371,6 +329,98 @@ class AcrCloudScanFileOperator(AcrCloudCost, AcrCloudBaseOperator, MusicJobOpera
         ]
 
 
+# ---- shared with the catalog sync's scan step (operators/acrcloud_sync_scan.py) -----------------------------
+def bucket_names(container: dict[str, Any]) -> list[Any]:
+    """The names (else ids) of the buckets a container scans against."""
+    return [b.get("name") or b.get("id") for b in container_buckets(container)]
+
+
+def check_ai_flag(container: dict[str, Any], ai_detection: bool) -> None:
+    """An explicit container without ``buckets``: only an AI scan needs its ``ai_detection`` flag on."""
+    problem = ai_flag_problem(container, True) if ai_detection else None
+    if problem:
+        raise ScanContainerMismatchError(
+            f"file-scanning container {container.get('id')} ({container.get('name')!r}): {problem}. "
+            "It gives no AI verdict: pass a container with ai_detection on, or buckets= to get one.",
+            request_may_have_been_processed=False,
+        )
+
+
+def scan_container(
+    hook: Any, *, container_id: Any, buckets: Any, config_for: Callable[[Any], ScanConfig],
+    container_name: str | None, ai_detection: bool,
+) -> dict[str, Any]:
+    """The verified container of a scan: ``container_id`` (checked against ``config_for(its region)`` when
+    ``buckets`` is given, else only its AI flag when ``ai_detection``), or the one named after the
+    configuration (found or created, then verified). A container that scans anything else raises
+    :class:`ScanContainerMismatchError` before any upload."""
+    if container_id not in (None, ""):
+        container: dict[str, Any] = hook.get_fs_container(container_id)
+        if buckets is not None:
+            hook.verify_scan_container(container, config_for(container.get("region")))
+        else:
+            check_ai_flag(container, ai_detection)
+        return container
+    config = config_for(None)
+    name = config.container_name(container_name) if container_name else None
+    return dict(hook.ensure_scan_container(config, name=name))
+
+
+def verify_container_after(
+    hook: Any, cid: Any, *, container_id: Any, buckets: Any, config_for: Callable[[Any], ScanConfig],
+    ai_detection: bool,
+) -> None:
+    """When the scan is done: does the container still scan what was asked (a configuration, or AI)?"""
+    configured = container_id in (None, "") or buckets is not None
+    if not configured and not ai_detection:
+        return
+    container = hook.get_fs_container(cid)
+    if configured:
+        hook.verify_scan_container(container, config_for(container.get("region")))
+    else:
+        check_ai_flag(container, ai_detection)
+
+
+def scan_summaries(
+    hook: Any, record: dict[str, Any], *, ai_detection: bool, ai_threshold: float | None,
+) -> list[dict[str, Any]]:
+    """The verdict of each file of a scan ``record`` (``container_id``, ``region``, ``engine``, ``files`` of
+    ``{"file_id", "name", "source"}``): copyright matches, and with ``ai_detection`` the AI verdict (an
+    unreadable one fails closed). A file gone from the container fails."""
+    cid, region = record["container_id"], record.get("region")
+    ids = [f["file_id"] for f in record["files"]]
+    by_id = {str(r.get("id")): r for r in hook.get_fs_files(cid, ids, region=region)} if ids else {}
+    out = []
+    for item in record["files"]:
+        scanned = by_id.get(item["file_id"])
+        if scanned is None:
+            raise JobFailedError(f"scan file {item['file_id']} is gone from container {cid}")
+        summary = scan_verdict(scanned, container_id=cid, engine=record.get("engine"))
+        if ai_detection:
+            summary.update(ai_summary(scanned, threshold=ai_threshold))
+            require_ai_verdict(summary, where=f"scan file {item['file_id']} ({item.get('source') or item['name']}) "
+                                              f"in container {cid}")
+            del summary["ai_problem"]
+        summary.update({"container_id": cid, "source": item.get("source"), "name": item["name"],
+                        **{k: record.get(k) for k in ("container_name", "buckets", "engine")}})
+        out.append(summary)
+    return out
+
+
+def gated(out: list[dict[str, Any]], *, fail_on_match: bool, fail_on_ai: bool) -> tuple[list[Any], list[Any]]:
+    """The results that fail a ``fail_on_match`` gate and those that fail a ``fail_on_ai`` gate."""
+    matched = [s for s in out if s["matched"]] if fail_on_match else []
+    generated = [s for s in out if s.get("ai_verdict") == "ai"] if fail_on_ai else []
+    return matched, generated
+
+
+def ai_rule(threshold: float | None) -> str:
+    """What made a file "ai" (for messages)."""
+    if threshold is None:
+        return f"the service's prediction 'ai' or ai_probability >= {DEFAULT_AI_THRESHOLD:g}"
+    return f"ai_probability >= {threshold:g}"
+
+
 def scan_facts(summary: dict[str, Any]) -> dict[str, Any]:
     """The copyright and AI verdict of one scan result, for the lineage run facet."""
     matches = sum(len(summary.get(k) or []) for k in ("music", "custom_files", "cover_songs"))
@@ -380,4 +430,7 @@ def scan_facts(summary: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-__all__ = ["AcrCloudScanFileOperator", "flatten_sources", "scan_facts"]
+__all__ = [
+    "AcrCloudScanFileOperator", "ai_rule", "bucket_names", "check_ai_flag", "flatten_sources", "gated", "scan_container",
+    "scan_facts", "scan_summaries", "verify_container_after",
+]

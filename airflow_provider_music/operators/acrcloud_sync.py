@@ -12,15 +12,30 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException, conf
 
-from airflow_provider_music.core import InvalidInputError, lineage, redact_url, to_storage_path
+from airflow_provider_music.contract.acrcloud_ai import check_ai_threshold
+from airflow_provider_music.core import (
+    InvalidInputError,
+    JobFailedError,
+    lineage,
+    redact_url,
+    to_storage_path,
+)
 from airflow_provider_music.operators.acrcloud import AcrCloudBaseOperator, AcrCloudConsoleLink, console_url
-from airflow_provider_music.operators.base import check_flag, check_seconds, wait_until_done
+from airflow_provider_music.operators.acrcloud_scan import scan_facts
+from airflow_provider_music.operators.acrcloud_sync_scan import (
+    SCAN_ONLY_ARGUMENTS,
+    SCAN_STATE_KEY,
+    CatalogScan,
+    remember_planned,
+    scan_candidates,
+)
+from airflow_provider_music.operators.base import check_flag, check_seconds, is_templated, wait_until_done
 from airflow_provider_music.sync.catalog import AUDIO_EXTENSIONS, CatalogEntry, CatalogWalk, check_extensions
 from airflow_provider_music.sync.execute import Plan, SyncConfig, SyncRun
 from airflow_provider_music.sync.fingerprint import load_pyacrcloud, pyacrcloud_extractor
 from airflow_provider_music.sync.guard import DEFAULT_MAX_DELETE_RATIO, DELETIONS_HELD, DeletionGuard
 from airflow_provider_music.sync.plan import MARKER_KEYS, Local, check_count, check_ratio, parse_shard
-from airflow_provider_music.triggers.acrcloud import FILE_STATE, file_state_target
+from airflow_provider_music.triggers.acrcloud import FILE_STATE, SCAN_STATUS, file_state_target, scan_target
 from airflow_provider_music.triggers.base import validate_event
 
 if TYPE_CHECKING:
@@ -103,7 +118,14 @@ _CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "delete_missing": check_flag,
     "update_metadata": check_flag,
     "recursive": check_flag,
+    "scan": check_flag,
+    "ai_detection": check_flag,
+    "fail_on_match": check_flag,
+    "fail_on_ai": check_flag,
+    "ai_threshold": lambda a, v: check_ai_threshold(v, a),
 }
+#: Arguments read by the scan step together (a templated one: checked together after rendering).
+_SCAN_TOGETHER = ("scan", "mode", "wait_for_completion", *SCAN_ONLY_ARGUMENTS)
 
 
 class AcrCloudCatalogSyncOperator(AcrCloudBaseOperator):
@@ -150,15 +172,31 @@ class AcrCloudCatalogSyncOperator(AcrCloudBaseOperator):
     :param fingerprint_extractor: callable ``(local_path) -> bytes`` (default: pyacrcloud).
     :param progress_interval: seconds between progress log lines.
     :param max_upload_rounds: rounds of re-upload for uploads whose answer was lost and that are not in the bucket.
+    :param scan: after the sync, scan exactly the tracks this run uploaded (new or changed content) in a
+        file-scanning container, like :class:`~airflow_provider_music.operators.acrcloud_scan.AcrCloudScanFileOperator`
+        (default False: no scan request at all). Needs ``mode="audio"`` and ``wait_for_completion``. The same
+        content is never scanned twice in one container (the scan is named and looked up by its sha256).
+    :param scan_buckets: buckets the scan checks against (default ``["ACRCloud Music"]``); with ``scan_region``,
+        ``scan_engine``, ``scan_audio_type`` and ``scan_container_name`` they select and verify the container, as
+        the scan operator's ``buckets``, ``region``, ``engine``, ``audio_type`` and ``container_name`` do.
+    :param scan_container_id: an existing container instead (verified against ``scan_buckets`` when given).
+    :param ai_detection: also detect AI-generated music (part of the container configuration: a container
+        without it is never used for a scan that asks for it). ``ai_threshold``: as for the scan operator.
+    :param fail_on_match: / ``fail_on_ai``: fail the task, naming the files, when a scanned track matched /
+        is AI-generated - after the sync's own work is done and recorded (not retried: the verdict stands).
 
     Returns ``{"uploaded", "updated", "deleted", "unchanged", "failed", "replaced", "total", "uploaded_bytes",
-    "failed_paths": [{"path", "reason"}], "unreadable": ["folder (reason)"], "bucket_id", "mode"}``; fails at
-    the end if any track failed (an upload answer without a usable file id fails its track).
+    "failed_paths": [{"path", "reason"}], "unreadable": ["folder (reason)"], "bucket_id", "mode"}`` (with
+    ``scan=True`` also ``"scan"``: ``{"container_id", "container_name", "buckets", "engine", "ai_detection",
+    "scanned", "reused", "matched", "ai", "skipped", "files": [{"path", "file_id", "copyright", "matches",
+    "ai_verdict", "ai_probability", "ai_likely_source"}]}``); fails at the end if any track failed (an upload
+    answer without a usable file id fails its track).
     """
 
     template_fields: Sequence[str] = (
         "catalog", "bucket_id", "catalog_id", "mode", "extensions", "shard", "delete_missing", "max_delete_ratio",
-        "max_delete", "on_unreadable", "poll_interval", "timeout",
+        "max_delete", "on_unreadable", "poll_interval", "timeout", "scan", "scan_buckets", "scan_container_id",
+        "ai_detection", "fail_on_match", "fail_on_ai", "ai_threshold",
     )
     operator_extra_links = (AcrCloudConsoleLink(),)
     summary_key = "acrcloud_catalog_sync_summary"
@@ -191,19 +229,16 @@ class AcrCloudCatalogSyncOperator(AcrCloudBaseOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = 30.0,
         timeout: float | None = 6 * 3600.0,
+        scan: bool = False, scan_buckets: Sequence[Any] | None = None, scan_container_id: Any = None,
+        scan_region: str = "eu-west-1", scan_engine: int = 1, scan_audio_type: str = "linein",
+        scan_container_name: str | None = None, ai_detection: bool = False, fail_on_match: bool = False,
+        fail_on_ai: bool = False, ai_threshold: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.catalog = catalog
-        self.bucket_id = bucket_id
-        self.catalog_conn_id = catalog_conn_id
-        self.mode = mode
-        self.extensions = extensions
-        self.recursive = recursive
-        self.catalog_id = catalog_id
-        self.metadata = metadata
-        self.sidecar_suffix = sidecar_suffix
-        self.update_metadata = update_metadata
+        self.catalog, self.bucket_id, self.catalog_conn_id = catalog, bucket_id, catalog_conn_id
+        self.mode, self.extensions, self.recursive, self.catalog_id = mode, extensions, recursive, catalog_id
+        self.metadata, self.sidecar_suffix, self.update_metadata = metadata, sidecar_suffix, update_metadata
         self.delete_missing = delete_missing
         self.concurrency = concurrency
         self.wait_for_completion = wait_for_completion if wait_for_ready is None else wait_for_ready
@@ -218,8 +253,36 @@ class AcrCloudCatalogSyncOperator(AcrCloudBaseOperator):
         self.on_unreadable = on_unreadable
         self.adopt_catalog_ids = adopt_catalog_ids
         self.shard = shard
+        self.scan, self.scan_buckets, self.scan_container_id = scan, scan_buckets, scan_container_id
+        self.scan_region, self.scan_engine, self.scan_audio_type = scan_region, scan_engine, scan_audio_type
+        self.scan_container_name, self.ai_detection, self.ai_threshold = scan_container_name, ai_detection, ai_threshold
+        self.fail_on_match, self.fail_on_ai = fail_on_match, fail_on_ai
         for argument, check in _CHECKS.items():
             self.check_argument(argument, check)
+        if not any(is_templated(self.__dict__.get(a)) for a in _SCAN_TOGETHER):
+            self.validate()
+
+    def validate(self) -> None:
+        """The scan arguments together (at parse time when known, again after rendering), before any request."""
+        if not self.scan:
+            for argument in SCAN_ONLY_ARGUMENTS:
+                if self.__dict__.get(argument) not in (None, False, ""):
+                    raise InvalidInputError(f"{argument} needs scan=True (without it the catalog sync scans nothing)")
+            return
+        if self.mode != "audio":
+            raise InvalidInputError("scan=True needs mode='audio': mode='fingerprint' keeps the audio local, and the "
+                                    "scan would upload it")
+        if not self.wait_for_completion:
+            raise InvalidInputError("scan=True needs wait_for_completion=True (the verdicts come after the wait)")
+        self._scan_step().check()
+
+    def _scan_step(self) -> CatalogScan:
+        return CatalogScan(
+            buckets=self.scan_buckets, container_id=self.scan_container_id, region=self.scan_region,
+            engine=self.scan_engine, audio_type=self.scan_audio_type, container_name=self.scan_container_name,
+            ai_detection=bool(self.ai_detection), fail_on_match=bool(self.fail_on_match),
+            fail_on_ai=bool(self.fail_on_ai), ai_threshold=self.ai_threshold,
+        )
 
     # ---- inputs ----------------------------------------------------------------------------------
     def _config(self) -> SyncConfig:
@@ -279,7 +342,9 @@ class AcrCloudCatalogSyncOperator(AcrCloudBaseOperator):
         unreadable = run.keep_unknown(plan, walk, failures)  # unknown, never vanished
         self._log_plan(root, bucket, walk, plan)
         run.check_guard(plan, walk)  # before anything is uploaded or deleted
+        self._scan_before_uploads(context, plan)
         uploaded, sent = run.upload_all(plan.uploads, failures)
+        candidates = self._scan_after_uploads(context, root, plan, uploaded, failures)
         self.report_files(bucket, {**{str(i): rel for rel, i, _, _ in plan.updates}, **{str(i): r for r, i in uploaded.items()}})
         summary = {key: 0 for key in _SUMMARY_KEYS} | {
             "bucket_id": int(bucket), "mode": self.mode, "total": walk.yielded, "unchanged": plan.unchanged,
@@ -295,7 +360,8 @@ class AcrCloudCatalogSyncOperator(AcrCloudBaseOperator):
         if self.wait_for_completion and pending:
             target = file_state_target(bucket, list(pending), fail_fast=False)
             if self.deferrable:
-                self._save(context, {"summary": summary, "failures": failures, "pending": pending, **tidy})
+                self._save(context, {"summary": summary, "failures": failures, "pending": pending, **tidy,
+                                     "scan_candidates": candidates})
                 self.defer(
                     trigger=FILE_STATE.trigger(conn_id=self.conn_id, target=target, poll_interval=float(self.poll_interval),
                                                timeout=self.timeout),
@@ -308,7 +374,7 @@ class AcrCloudCatalogSyncOperator(AcrCloudBaseOperator):
             )
             vanished = self._add_processing_failures(result.payload, pending, failures)
         self._converge(run, tidy, summary, failures, vanished)
-        return self._finish(context, summary, failures)
+        return self._after_sync(context, summary, failures, candidates)
 
     def _log_plan(self, root: Any, bucket: str, walk: CatalogWalk, plan: Plan) -> None:
         shard = parse_shard(self.shard)
@@ -341,13 +407,7 @@ class AcrCloudCatalogSyncOperator(AcrCloudBaseOperator):
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after the deferred wait: the saved plan state, the trigger event, then tidy and summarise."""
-        store = context.get("task_state_store")
-        saved: Any = store.get(self.summary_key) if store is not None else None
-        if not saved:
-            ti = context.get("ti")
-            saved = ti.xcom_pull(task_ids=self.task_id, key="sync_state") if ti is not None else None
-        if not isinstance(saved, dict):
-            raise AirflowException("Catalog sync resumed without its saved summary; re-run the task")
+        saved = self._saved(context)
         summary, failures, pending = saved["summary"], list(saved["failures"]), saved.get("pending") or {}
         self.report_files(summary["bucket_id"], pending)
         vanished: list[str] = []
@@ -359,7 +419,79 @@ class AcrCloudCatalogSyncOperator(AcrCloudBaseOperator):
             self.check_rendered()
             run = SyncRun(self.hook, str(summary["bucket_id"]), self._root(), self._config(), self.log)
             self._converge(run, saved, summary, failures, vanished)
-        return self._finish(context, summary, failures)
+        if self.scan:
+            self.check_rendered()
+        return self._after_sync(context, summary, failures, dict(saved.get("scan_candidates") or {}))
+
+    def _saved(self, context: Context) -> dict[str, Any]:
+        store = context.get("task_state_store")
+        saved: Any = store.get(self.summary_key) if store is not None else None
+        if not saved:
+            ti = context.get("ti")
+            saved = ti.xcom_pull(task_ids=self.task_id, key="sync_state") if ti is not None else None
+        if not isinstance(saved, dict):
+            raise AirflowException("Catalog sync resumed without its saved summary; re-run the task")
+        return saved
+
+    # ---- the optional scan (operators/acrcloud_sync_scan.py) ------------------------------------------------
+    def _scan_before_uploads(self, context: Context, plan: Plan) -> None:
+        if self.scan:
+            remember_planned(context.get("task_state_store"), [t.entry.rel for t in plan.uploads], self.log)
+
+    def _scan_after_uploads(self, context: Context, root: Any, plan: Plan, uploaded: dict[str, int],
+                            failures: list[dict[str, str]]) -> dict[str, str]:
+        if not self.scan:
+            return {}
+        done = {t.entry.rel: t.entry.sha256 for t in plan.uploads if t.entry.rel in uploaded and t.entry.sha256}
+        return scan_candidates(context.get("task_state_store"), root, done, {f["path"] for f in failures})
+
+    def _after_sync(self, context: Context, summary: dict[str, Any], failures: list[dict[str, str]],
+                    candidates: dict[str, str]) -> dict[str, Any]:
+        """The sync's own work is done and recorded: scan what it uploaded (``scan=True``), then finish."""
+        if not self.scan:
+            return self._finish(context, summary, failures)
+        record = self._scan_step().submit(self.hook, self._root(), candidates, self.log)
+        if record["files"]:
+            cid = record["container_id"]
+            target = scan_target(cid, [f["file_id"] for f in record["files"]], record.get("region"))
+            if self.deferrable:
+                self._save(context, {"summary": summary, "failures": failures, "scan_record": record})
+                self.defer(
+                    trigger=SCAN_STATUS.trigger(conn_id=self.conn_id, target=target, poll_interval=float(self.poll_interval),
+                                                timeout=self.timeout),
+                    method_name="execute_scan_complete",
+                )
+            result = wait_until_done(
+                lambda: SCAN_STATUS.poll(self.hook, target), first=None, poll_interval=float(self.poll_interval),
+                timeout=self.timeout, describe=f"the scan of {len(record['files'])} synced track(s) in container {cid}",
+                logger=self.log,
+            )
+            if result.state == "failed":
+                raise JobFailedError(f"Catalog sync done and recorded in bucket {summary['bucket_id']}; the scan of "
+                                     f"its tracks failed: {result.message}", details=result.payload)
+        return self._scan_finish(context, summary, failures, record)
+
+    def execute_scan_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+        """Resume after the deferred scan wait: the saved summary and scan record, the event, then the verdicts."""
+        saved = self._saved(context)
+        record = saved.get("scan_record")
+        if not isinstance(record, dict):
+            raise AirflowException("Catalog sync resumed without its scan record; re-run the task")
+        summary = saved["summary"]
+        validate_event(event, describe=f"the scan of the tracks synced into bucket {summary['bucket_id']}")
+        self.check_rendered()
+        return self._scan_finish(context, summary, list(saved["failures"]), record)
+
+    def _scan_finish(self, context: Context, summary: dict[str, Any], failures: list[dict[str, str]],
+                     record: dict[str, Any]) -> dict[str, Any]:
+        """The verdicts into the result and the lineage facts, then the sync's end (and the ``fail_on_*`` rules)."""
+        step = self._scan_step()
+        out = step.collect(self.hook, record)
+        report = self.task_report
+        for item in record["files"][:LINEAGE_FILES]:
+            lineage.add_datasets(report.outputs, lineage.acrcloud_container_file(record["container_id"], item["file_id"]))
+        report.facts.update(scan_container_id=record["container_id"], verdicts=[scan_facts(s) for s in out[:LINEAGE_FILES]])
+        return self._finish(context, {**summary, "scan": step.section(record, out)}, failures, gate=step.gate(out))
 
     # ---- helpers -----------------------------------------------------------------------------------
     def report_files(self, bucket: Any, written: dict[str, str]) -> None:
@@ -393,7 +525,8 @@ class AcrCloudCatalogSyncOperator(AcrCloudBaseOperator):
             failures.append({"path": path or f"file {item.get('id')}", "reason": reason})
         return vanished
 
-    def _finish(self, context: Context, summary: dict[str, Any], failures: list[dict[str, str]]) -> dict[str, Any]:
+    def _finish(self, context: Context, summary: dict[str, Any], failures: list[dict[str, str]],
+                gate: str | None = None) -> dict[str, Any]:
         summary = dict(summary)
         summary["failed"] = len(failures)
         summary["failed_paths"] = failures[:FAILED_PATHS_LIMIT]
@@ -409,12 +542,17 @@ class AcrCloudCatalogSyncOperator(AcrCloudBaseOperator):
         if store is not None:
             with contextlib.suppress(Exception):
                 store.delete(self.summary_key)
+                if not failures and not gate:  # kept otherwise: a retry scans (or judges) the same tracks again
+                    store.delete(SCAN_STATE_KEY)
+        verdict = f"the sync is done and recorded in bucket {summary['bucket_id']}, but {gate}" if gate else ""
         if failures:
             sample = "; ".join(f"{f['path']}: {f['reason']}" for f in failures[:5])
-            message = f"Catalog sync: {len(failures)} track(s) failed ({sample})"
+            message = f"Catalog sync: {len(failures)} track(s) failed ({sample})" + (f"; {verdict}" if gate else "")
             if any(f["path"] == DELETIONS_HELD for f in failures):  # a retry would delete max_delete more
                 raise AirflowFailException(message + "; not retried: max_delete bounds the whole task")
             raise AirflowException(message)
+        if gate:  # the verdict stands: a retry scans nothing new and would pass
+            raise AirflowFailException(f"Catalog sync scan: {verdict} (not retried: the verdict stands)")
         return summary
 
 

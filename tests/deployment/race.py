@@ -22,9 +22,11 @@ from airflow_provider_music.triggers.base import DEFAULT_SETTLE_SECONDS
 MISMATCH = "but the task instance's state attribute is"
 #: what the task runner logs when a try leaves the worker to come back later
 EXITS = ("Pausing task as DEFERRED", "Rescheduling task, marking task as UP_FOR_RESCHEDULE")
+# Keyed by (dag, task, run, map index): Airflow 3.1 prints no ``ti_id=`` in the "Finished" line
 _FINISHED = re.compile(r"TaskInstance Finished: dag_id=(?P<dag>[^,]+), task_id=(?P<task>[^,]+), run_id=(?P<run>[^,]+), "
-                       r"map_index=(?P<map>-?\d+), ti_id=(?P<id>[0-9a-f-]+),.*? state=(?P<state>[a-z_]+), executor=")
-_QUEUED = re.compile(r"^\s+<TaskInstance: .*\(id=(?P<id>[0-9a-f-]+), try_number=\d+\)")
+                       r"map_index=(?P<map>-?\d+),.*? state=(?P<state>[a-z_]+), executor=")
+_QUEUED = re.compile(r"^\s+<TaskInstance: (?P<dag>[^.\s]+)\.(?P<task>\S+) (?P<run>\S+)(?: map_index=(?P<map>\d+))? "
+                     r"\[[a-z_]+\][^>]*> \(id=[0-9a-f-]+, try_number=\d+\)")
 _STAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)")
 
 
@@ -182,9 +184,8 @@ class Exit:
 
 def exits(dep: Any, dag_ids: tuple[str, ...]) -> list[Exit]:
     """Every deferral/reschedule of ``dag_ids`` with its timeline (task logs + the scheduler's log)."""
-    reported: dict[str, list[tuple[float, str]]] = {}
-    queued: dict[str, list[float]] = {}
-    ids: dict[tuple[str, str, str, int], str] = {}
+    reported: dict[tuple[str, str, str, int], list[tuple[float, str]]] = {}
+    queued: dict[tuple[str, str, str, int], list[float]] = {}
     header: float | None = None
     for line in scheduler_lines(dep):
         stamp = _when(line[:40])
@@ -192,18 +193,18 @@ def exits(dep: Any, dag_ids: tuple[str, ...]) -> list[Exit]:
             header = stamp if "Setting the following tasks to queued state" in line else None
         match = _FINISHED.search(line)
         if match and stamp is not None:
-            ids[(match["dag"], match["task"], match["run"], int(match["map"]))] = match["id"]
-            reported.setdefault(match["id"], []).append((stamp, match["state"]))
+            key = (match["dag"], match["task"], match["run"], int(match["map"]))
+            reported.setdefault(key, []).append((stamp, match["state"]))
         queued_match = _QUEUED.match(line)
         if queued_match and header is not None:
-            queued.setdefault(queued_match["id"], []).append(header)
+            key = (queued_match["dag"], queued_match["task"], queued_match["run"], int(queued_match["map"] or -1))
+            queued.setdefault(key, []).append(header)
     found = []
     for key, at, kind in _exits(dep.home, dag_ids):
-        ti_id = ids.get(key[:4]) or ""
-        later = sorted(r for r in reported.get(ti_id, []) if r[0] >= at - 0.5)
+        later = sorted(r for r in reported.get(key[:4], []) if r[0] >= at - 0.5)
         if not later:
             continue
-        again = [t for t in queued.get(ti_id, []) if t > at]
+        again = [t for t in queued.get(key[:4], []) if t > at]
         found.append(Exit(kind, at, later[0][0], later[0][1], min(again) if again else None))
     return found
 

@@ -27,11 +27,19 @@ AUDIO = (".wav", ".mp3", ".m4a", ".flac")
 
 
 def songs_of(triggering_asset_events: Mapping[Any, Iterable[Any]] | None) -> list[str]:
-    """The song files named by the triggering events' ``extra["paths"]``, in order, each once."""
+    """The song files named by the triggering events' ``extra["paths"]``, in order, each once.
+
+    An event names at most 50 files (``paths_total`` counts them all): one that names only some fails here
+    rather than separating part of a delivery - read the rest from the producer's folder or its XCom.
+    """
     paths: list[str] = []
     for events in (triggering_asset_events or {}).values():
         for event in events:
-            paths.extend(p for p in (event.extra or {}).get("paths", []) if str(p).lower().endswith(AUDIO))
+            extra = event.extra or {}
+            if extra.get("paths_truncated"):
+                raise ValueError(f"an asset event names {len(extra.get('paths', []))} of {extra.get('paths_total')} "
+                                 f"files (task {extra.get('task')}): too many for one event")
+            paths.extend(p for p in extra.get("paths", []) if str(p).lower().endswith(AUDIO))
     return list(dict.fromkeys(paths))
 
 

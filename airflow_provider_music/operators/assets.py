@@ -7,6 +7,8 @@ and its return value, never per operator::
 
     {"task": {"dag_id", "task_id", "run_id", "map_index"},     # who made it (map_index: one event per instance)
      "paths": ["/songs/a.wav", "s3://label/stems/b.wav"],      # the files written: local paths, storage URLs
+     "paths_total": 2,                                         # how many files (``paths`` names the first 50;
+                                                               #  ``"paths_truncated": true`` when it names fewer)
      "outputs": [{"namespace": "flowmusic://...", "name": "clip/..."}],  # every output dataset (lineage names)
      "facts": {"job_ids": [...], "model": "...", ...},         # vendor ids, model, verdicts (task_report.facts)
      "cost": {"amount": 12 | "unknown", "unit": "credits", "source": "..."},
@@ -37,6 +39,8 @@ MAX_KEYS = 40
 MAX_TEXT = 300
 MAX_DEPTH = 4
 MAX_BYTES = 16 * 1024
+#: files counted for ``paths_total`` (the walk of a return value stops there: bounded time on huge results)
+MAX_COUNTED = 100_000
 #: URL schemes of files (object storage, local): kept as paths; http(s) links are not files
 STORAGE_SCHEMES = ("file", "s3", "s3a", "gs", "gcs", "abfs", "abfss", "az", "adl", "hdfs", "webhdfs", "sftp")
 _SECRET_KEY = re.compile(r"token|secret|passw|api[_-]?key|apikey|authoriz|cookie|signature|credential|email|session",
@@ -94,7 +98,8 @@ def is_file_path(value: Any) -> bool:
 
 
 def file_paths(report: TaskReport, result: Any) -> list[str]:
-    """The files the task wrote: the report's file/object-storage outputs, then paths in the return value."""
+    """The files the task wrote: the report's file/object-storage outputs, then paths in the return value
+    (all of them, up to ``MAX_COUNTED``; :func:`asset_extra` names the first ``MAX_ITEMS`` and counts the rest)."""
     found: list[str] = []
     for ref in report.outputs:
         scheme = ref.namespace.split("://", 1)[0].lower()
@@ -104,11 +109,11 @@ def file_paths(report: TaskReport, result: Any) -> list[str]:
             found.append(f"{ref.namespace.rstrip('/')}/{ref.name.lstrip('/')}")
     _collect_paths(result, found, 0)
     unique = [_text(p) for p in dict.fromkeys(found)]
-    return [p for p in unique if p][:MAX_ITEMS]
+    return [p for p in unique if p]
 
 
 def _collect_paths(value: Any, found: list[str], depth: int) -> None:
-    if depth > MAX_DEPTH or len(found) > MAX_ITEMS:
+    if depth > MAX_DEPTH or len(found) >= MAX_COUNTED:
         return
     if isinstance(value, str):
         if is_file_path(value):
@@ -118,7 +123,9 @@ def _collect_paths(value: Any, found: list[str], depth: int) -> None:
             if isinstance(key, str) and not _SECRET_KEY.search(key):
                 _collect_paths(item, found, depth + 1)
     elif isinstance(value, Sequence) and not isinstance(value, bytes | bytearray):
-        for item in list(value)[: MAX_ITEMS + 1]:
+        for item in value:
+            if len(found) >= MAX_COUNTED:
+                break
             _collect_paths(item, found, depth + 1)
     elif hasattr(value, "protocol") and hasattr(value, "path"):
         found.append(str(value))
@@ -126,7 +133,9 @@ def _collect_paths(value: Any, found: list[str], depth: int) -> None:
 
 def asset_extra(report: TaskReport, result: Any, *, task: Mapping[str, Any]) -> dict[str, Any]:
     """The ``extra`` of every asset event of one task instance (see the module docstring)."""
-    extra: dict[str, Any] = {"task": compact(dict(task)), "paths": file_paths(report, result)}
+    paths = file_paths(report, result)
+    # never a silent cut: a consumer acting on ``paths`` sees how many files there were
+    extra: dict[str, Any] = {"task": compact(dict(task)), "paths": paths[:MAX_ITEMS], "paths_total": len(paths)}
     if report.outputs:
         extra["outputs"] = [{"namespace": _text(r.namespace), "name": _text(r.name)} for r in report.outputs[:MAX_ITEMS]]
     facts = compact(report.facts)
@@ -143,6 +152,8 @@ def asset_extra(report: TaskReport, result: Any, *, task: Mapping[str, Any]) -> 
         extra.pop(key, None)
     if len(json.dumps(extra, default=str)) > MAX_BYTES:
         extra["paths"] = extra["paths"][:10]
+    if len(extra["paths"]) < len(paths):
+        extra["paths_truncated"] = True
     return extra
 
 

@@ -67,3 +67,18 @@ def test_http_links_are_not_paths_and_unknown_objects_are_left_out():
     extra = asset_extra(TaskReport(), ["https://x.test/a.wav", "/ok.wav", object(), "relative.wav"], task=TASK)
     assert extra["paths"] == ["/ok.wav"]
     assert extra["result"] == ["https://x.test/a.wav", "/ok.wav", "relative.wav"]
+
+
+@pytest.mark.parametrize("count", [MAX_ITEMS + 1, 500, 3000])
+def test_more_files_than_the_extra_holds_are_counted_never_dropped_silently(count):
+    """A consumer acting on ``paths`` must know when the event names only some of the files."""
+    result = {"files": [f"/songs/{i}.wav" for i in range(count)]}
+    extra = asset_extra(TaskReport(), result, task=TASK)
+    assert extra["paths_total"] == count and extra["paths_truncated"] is True
+    assert extra["paths"] == [f"/songs/{i}.wav" for i in range(len(extra["paths"]))]
+    assert len(json.dumps(extra)) <= MAX_BYTES
+
+
+def test_all_files_named_means_no_truncation_flag():
+    extra = asset_extra(TaskReport(), {"files": [f"/songs/{i}.wav" for i in range(MAX_ITEMS)]}, task=TASK)
+    assert len(extra["paths"]) == MAX_ITEMS and extra["paths_total"] == MAX_ITEMS and "paths_truncated" not in extra

@@ -37,8 +37,22 @@ from airflow_provider_music.contract.flowmusic_clips import (  # noqa: F401 (re-
     stem_name,
 )
 from airflow_provider_music.core.errors import InvalidInputError, redact_url
-from airflow_provider_music.core.parsing import TEXT_LIMIT, format_seconds, seconds_of  # noqa: F401 (re-exported)
-from airflow_provider_music.core.validation import path_segment, validate_id, validate_number, validate_text
+from airflow_provider_music.core.parsing import (  # noqa: F401 (re-exported)
+    TEXT_LIMIT,
+    format_seconds,
+    parse_iso,
+    seconds_of,
+)
+from airflow_provider_music.core.validation import (  # noqa: F401 (re-exported: the hooks and emulator call fm.*)
+    check_bool,
+    check_choice,
+    check_number,
+    check_reply_url,
+    check_text,
+    path_segment,
+    unset,
+    validate_id,
+)
 
 DEFAULT_BASE_URL = "https://api.useapi.net/v1/flowmusic/"
 DOCS_URL = "https://useapi.net/docs/api-flowmusic-v1"
@@ -79,47 +93,6 @@ _EMAIL = re.compile(r"^[^@\s/\\?#]+@[^@\s/\\?#]+$")
 
 
 # ---- argument checks -------------------------------------------------------------------------------
-def unset(value: Any) -> bool:
-    """Absent: ``None``, blank, or what a template renders for ``None`` (``"None"``: a ``Param(None)``)."""
-    return value is None or (isinstance(value, str) and value.strip() in ("", "None"))
-
-
-def check_text(name: str, value: Any, *, required: bool = False, max_length: int | None = None) -> str | None:
-    """A non-empty string of at most ``max_length`` characters (``None`` when optional and :func:`unset`)."""
-    if not required and unset(value):
-        return None
-    return validate_text(value, name, max_length=max_length)  # type: ignore[no-any-return]
-
-
-def check_number(name: str, value: Any, low: float | None, high: float | None, *, integer: bool = False) -> float | None:
-    """A finite number in ``[low, high]``; numeric strings (from templates or form bodies) are accepted."""
-    if unset(value):
-        return None
-    number = validate_number(value, name, minimum=low, maximum=high, optional=True, integer=integer)
-    return None if number is None else float(number)
-
-
-def check_bool(name: str, value: Any) -> bool | None:
-    """``True``/``False`` or their form/template spellings (``"true"``, ``"0"``...); :func:`unset` -> None."""
-    if unset(value) or isinstance(value, bool):
-        return None if unset(value) else value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes", "on"):
-        return True
-    if text in ("false", "0", "no", "off"):
-        return False
-    raise InvalidInputError(f"{name} must be true or false, got {value!r}"[:300])
-
-
-def check_choice(name: str, value: Any, choices: Sequence[str], *, required: bool = False) -> str | None:
-    """``value`` if it is one of ``choices`` (``None`` when unset and not ``required``), else an error naming ``name``."""
-    if unset(value) and not required:
-        return None
-    if value not in choices:
-        raise InvalidInputError(f"{name} must be one of {', '.join(choices)}, got {value!r}"[:300])
-    return str(value)
-
-
 def check_model(name: str, value: Any, *, allow_unknown: bool = False) -> str | None:
     """A FlowMusic model: one useapi.net documents (:data:`MODELS`), or any short text with ``allow_unknown``
     (the enum is an open question of the digest: a model added later must stay usable, a typo must not pay)."""
@@ -145,14 +118,6 @@ def check_email(name: str, value: Any, *, required: bool = False) -> str | None:
     if text is not None and not _EMAIL.match(text.strip()):
         raise InvalidInputError(f"{name} must be the e-mail address of a FlowMusic account, got {text[:80]!r}")
     return text.strip() if text is not None else None
-
-
-def check_reply_url(value: Any) -> str | None:
-    """The ``reply_url`` (``replyUrl``) if it is an http(s) URL within the length limit; ``None`` when unset."""
-    url = check_text("reply_url (replyUrl)", value, max_length=2048)
-    if url is not None and not re.match(r"^https?://[^\s/]+", url):
-        raise InvalidInputError(f"reply_url (replyUrl) must be an http(s) URL, got {redact_url(url)!r}")
-    return url
 
 
 def path_id(value: str, name: str = "id") -> str:
@@ -396,21 +361,6 @@ def check_image_head(name: str, head: bytes, content_type: str) -> None:
 
 
 # ---- answers ---------------------------------------------------------------------------------------
-def parse_iso(value: Any) -> float | None:
-    """Epoch seconds of an ISO 8601 time (``Z`` or offset; a naive time is UTC), else ``None``."""
-    import datetime as dt
-
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return when.timestamp()
-
-
 def job_reply_ref(job: Mapping[str, Any]) -> str | None:
     """The ``replyRef`` a job was created with: top level or inside the ``request`` echo."""
     request = job.get("request")

@@ -19,15 +19,6 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from airflow_provider_music.contract.flowmusic import (  # noqa: F401 (re-exported: same vendor conventions)
-    check_bool,
-    check_choice,
-    check_number,
-    check_reply_url,
-    check_text,
-    parse_iso,
-    unset,
-)
 from airflow_provider_music.contract.mureka_answers import (  # noqa: F401 (re-exported)
     JOB_DONE,
     JOB_FAILED,
@@ -55,7 +46,17 @@ from airflow_provider_music.contract.mureka_answers import (  # noqa: F401 (re-e
     songs_since,
 )
 from airflow_provider_music.core.errors import InvalidInputError
-from airflow_provider_music.core.validation import path_segment, validate_id
+from airflow_provider_music.core.parsing import parse_iso  # noqa: F401 (re-exported)
+from airflow_provider_music.core.validation import (  # noqa: F401 (re-exported: useapi.net form conventions)
+    check_bool,
+    check_choice,
+    check_number,
+    check_reply_url,
+    check_text,
+    path_segment,
+    unset,
+    validate_id,
+)
 
 DEFAULT_BASE_URL = "https://api.useapi.net/v1/mureka/"
 DOCS_URL = "https://useapi.net/docs/api-mureka-v1"

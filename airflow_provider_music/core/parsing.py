@@ -214,3 +214,18 @@ def unknown_state(what: str, value: Any, known: Any = ()) -> str:
     shown = f" (known: {', '.join(str(k) for k in known)})" if known else ""
     where = f"{what}: " if what else ""
     return f"{where}unknown state {str(value)[:50]!r}{shown}: not a success, polling on until the deadline"
+
+
+def parse_iso(value: Any) -> float | None:
+    """Epoch seconds of an ISO 8601 time (``Z`` or offset; a naive time is UTC), else ``None``."""
+    import datetime as dt
+
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.timestamp()

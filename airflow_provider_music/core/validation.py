@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from airflow_provider_music.core.errors import InvalidInputError
+from airflow_provider_music.core.errors import InvalidInputError, redact_url
 
 #: Default longest id accepted (no API of this provider uses ids near this long).
 MAX_ID_LENGTH = 256
@@ -188,6 +188,59 @@ def _as_list(values: Any, argument: str) -> list[Any]:
     if isinstance(values, (str, bytes, dict)) or not isinstance(values, Iterable):
         raise InvalidInputError(f"{argument} must be a list, got {type(values).__name__} {_show(values)}")
     return list(values)
+
+
+# --------------------------------------------------------------------------------------------------
+# Optional arguments as forms and templates spell them (the useapi.net APIs, FlowMusic and Mureka, share
+# these conventions): ``None``, blank and a rendered ``"None"`` mean "not given".
+# --------------------------------------------------------------------------------------------------
+def unset(value: Any) -> bool:
+    """Absent: ``None``, blank, or what a template renders for ``None`` (``"None"``: a ``Param(None)``)."""
+    return value is None or (isinstance(value, str) and value.strip() in ("", "None"))
+
+
+def check_text(name: str, value: Any, *, required: bool = False, max_length: int | None = None) -> str | None:
+    """A non-empty string of at most ``max_length`` characters (``None`` when optional and :func:`unset`)."""
+    if not required and unset(value):
+        return None
+    return validate_text(value, name, max_length=max_length)  # type: ignore[no-any-return]
+
+
+def check_number(name: str, value: Any, low: float | None, high: float | None, *, integer: bool = False) -> float | None:
+    """A finite number in ``[low, high]``; numeric strings (from templates or form bodies) are accepted."""
+    if unset(value):
+        return None
+    number = validate_number(value, name, minimum=low, maximum=high, optional=True, integer=integer)
+    return None if number is None else float(number)
+
+
+def check_bool(name: str, value: Any) -> bool | None:
+    """``True``/``False`` or their form/template spellings (``"true"``, ``"0"``...); :func:`unset` -> None."""
+    if unset(value) or isinstance(value, bool):
+        return None if unset(value) else value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise InvalidInputError(f"{name} must be true or false, got {value!r}"[:300])
+
+
+def check_choice(name: str, value: Any, choices: Sequence[str], *, required: bool = False) -> str | None:
+    """``value`` if it is one of ``choices`` (``None`` when unset and not ``required``), else an error naming ``name``."""
+    if unset(value) and not required:
+        return None
+    if value not in choices:
+        raise InvalidInputError(f"{name} must be one of {', '.join(choices)}, got {value!r}"[:300])
+    return str(value)
+
+
+def check_reply_url(value: Any) -> str | None:
+    """The ``reply_url`` (``replyUrl``) if it is an http(s) URL within the length limit; ``None`` when unset."""
+    url = check_text("reply_url (replyUrl)", value, max_length=2048)
+    if url is not None and not re.match(r"^https?://[^\s/]+", url):
+        raise InvalidInputError(f"reply_url (replyUrl) must be an http(s) URL, got {redact_url(url)!r}")
+    return url
 
 
 # --------------------------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ STORAGE_SCHEMES = ("file", "s3", "s3a", "gs", "gcs", "abfs", "abfss", "az", "adl
 _SECRET_KEY = re.compile(r"token|secret|passw|api[_-]?key|apikey|authoriz|cookie|signature|credential|email|session",
                          re.I)
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+_EMAIL = re.compile(r"^[^@\s:/]+@[^@\s:/]+\.[A-Za-z]{2,}$")
 
 
 def compact(value: Any, depth: int = 0) -> Any:
@@ -78,8 +79,8 @@ def compact(value: Any, depth: int = 0) -> Any:
 
 
 def _text(value: str) -> str | None:
-    if "@" in value and "://" not in value and " " not in value.strip():
-        return None  # an e-mail address
+    if _EMAIL.match(value.strip()):
+        return None  # an e-mail address (ids that merely contain one, like FlowMusic's clip ids, are kept)
     match = _SCHEME.match(value)
     if match and match.group(1).lower() not in STORAGE_SCHEMES:
         value = redact_url(value)

@@ -82,3 +82,12 @@ def test_more_files_than_the_extra_holds_are_counted_never_dropped_silently(coun
 def test_all_files_named_means_no_truncation_flag():
     extra = asset_extra(TaskReport(), {"files": [f"/songs/{i}.wav" for i in range(MAX_ITEMS)]}, task=TASK)
     assert len(extra["paths"]) == MAX_ITEMS and extra["paths_total"] == MAX_ITEMS and "paths_truncated" not in extra
+
+
+def test_vendor_ids_holding_an_at_sign_are_kept_email_addresses_are_not():
+    """FlowMusic clip ids embed the account (``user:...-composer@example.com-clip:...``): they are ids, kept."""
+    clip = "user:a1b2c3d4-composer@example.com-clip:083a8264-1f"
+    extra = asset_extra(TaskReport(facts={"clip_ids": [clip], "account": "bob@example.com"}),
+                        {"clip_ids": [clip], "owner": "bob@example.com"}, task=TASK)
+    assert extra["facts"]["clip_ids"] == [clip] and extra["result"]["clip_ids"] == [clip]
+    assert "bob@example.com" not in json.dumps(extra)

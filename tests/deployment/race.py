@@ -22,11 +22,12 @@ from airflow_provider_music.triggers.base import DEFAULT_SETTLE_SECONDS
 MISMATCH = "but the task instance's state attribute is"
 #: what the task runner logs when a try leaves the worker to come back later
 EXITS = ("Pausing task as DEFERRED", "Rescheduling task, marking task as UP_FOR_RESCHEDULE")
-# Keyed by (dag, task, run, map index): Airflow 3.1 prints no ``ti_id=`` in the "Finished" line
+# Keyed by (dag, task, run, map index): Airflow 3.1 prints no ``ti_id=`` in the "Finished" line, 3.0 no
+# ``(id=...)`` after a queued task instance
 _FINISHED = re.compile(r"TaskInstance Finished: dag_id=(?P<dag>[^,]+), task_id=(?P<task>[^,]+), run_id=(?P<run>[^,]+), "
                        r"map_index=(?P<map>-?\d+),.*? state=(?P<state>[a-z_]+), executor=")
 _QUEUED = re.compile(r"^\s+<TaskInstance: (?P<dag>[^.\s]+)\.(?P<task>\S+) (?P<run>\S+)(?: map_index=(?P<map>\d+))? "
-                     r"\[[a-z_]+\][^>]*> \(id=[0-9a-f-]+, try_number=\d+\)")
+                     r"\[[a-z_]+\][^>]*>")  # then " (id=..., try_number=N)" except on 3.0
 _STAMP = re.compile(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?)")
 
 

@@ -84,6 +84,8 @@ $(DOCS_STAMP): $(STAMP)
 
 docs: $(DOCS_STAMP)
 	$(VENV)/bin/mkdocs build --strict --clean
+	@# the build's own extension tests (skipped by `make test`, which does not install the docs extra)
+	AIRFLOW_HOME=$(CURDIR)/.airflow-home/test $(PY) -m pytest -q -p no:cacheprovider -o addopts= tests/core/test_docs_tooling.py
 
 emulator: $(STAMP)
 	$(PY) -m airflow_provider_music.testing.emulator --host 127.0.0.1

@@ -1,8 +1,8 @@
-"""An offline emulator of the provider's HTTP APIs (Riffusion, ACRCloud, AudioShake, FlowMusic).
+"""An offline emulator of the provider's HTTP APIs (Riffusion, ACRCloud, AudioShake, FlowMusic, Mureka).
 
 One FastAPI app serves every API listed in :mod:`airflow_provider_music.testing.apis` under its real path
 prefix (Riffusion ``/v1/riffusion/``, ACRCloud ``/api/`` and ``/v1/identify``, AudioShake ``/upload``,
-``/job``, ``/assets``, ``/tasks``, FlowMusic ``/v1/flowmusic/``).
+``/job``, ``/assets``, ``/tasks``, FlowMusic ``/v1/flowmusic/``, Mureka ``/v1/mureka/``).
 
 The frame in this module gives every API the same machinery: bearer-token checks, uploads spooled to a
 temporary directory (streamed, never held whole in memory), a clock that moves jobs through their states

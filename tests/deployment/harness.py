@@ -184,16 +184,16 @@ class Deployment:
 
     def rest(self, method: str, path: str, **kwargs: Any) -> Any:
         attempts = 3 if method.upper() == "GET" else 1  # a loaded 2-core machine: GETs are safe to repeat
+        given = dict(kwargs.pop("headers", None) or {})
         for attempt in range(attempts):
             try:
-                headers = {"Authorization": f"Bearer {self._rest_token}"} if self._rest_token else {}
+                auth = {"Authorization": f"Bearer {self._rest_token}"} if self._rest_token else {}
                 resp = requests.request(method, f"{self.api}/api/v2/{path.lstrip('/')}", timeout=60,
-                                        headers=headers, **kwargs)
+                                        headers={**given, **auth}, **kwargs)
                 if resp.status_code == 401 and not self._rest_token:  # Airflow 3.1: a token is needed
-                    self.rest_token()
-                    headers = {"Authorization": f"Bearer {self._rest_token}"}
+                    auth = {"Authorization": f"Bearer {self.rest_token()}"}
                     resp = requests.request(method, f"{self.api}/api/v2/{path.lstrip('/')}", timeout=60,
-                                            headers=headers, **kwargs)
+                                            headers={**given, **auth}, **kwargs)
                 if resp.status_code < 500 or attempt == attempts - 1:  # a 5xx: the database was busy
                     break
             except (requests.ConnectionError, requests.Timeout):

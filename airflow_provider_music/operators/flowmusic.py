@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_music import core
 from airflow_provider_music.contract import flowmusic as fm
 from airflow_provider_music.core import lineage
 from airflow_provider_music.core.errors import (
@@ -42,14 +41,12 @@ from airflow_provider_music.operators.base import (
     is_templated,
     job_marker,
 )
+from airflow_provider_music.operators.resume import look_for_lost_job
 from airflow_provider_music.triggers.flowmusic import JOB_STATUS, job_target
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-#: Looks for a job whose create answer was lost: attempts and the pause between them.
-LOOKUP_ATTEMPTS = 3
-LOOKUP_PAUSE = 2.0
 EXTENSIONS = {"wav_url": "wav", "audio_url": "m4a", "mp3": "mp3"}
 #: ``keep`` of :class:`FlowMusicGenerateOperator`: which clips of the A/B pair the task returns.
 KEEP = ("both", "first", "second")
@@ -142,13 +139,10 @@ class _FlowMusicJobOperator(cost.JobCost, FlowMusicBaseOperator, MusicJobOperato
 
     def recover(self, exc: MusicApiError, body: dict[str, Any], ref: str, sent_at: float) -> dict[str, Any]:
         """The create may have reached FlowMusic: look for its job; never re-send blindly."""
-        for attempt in range(LOOKUP_ATTEMPTS):
-            jobid = self.hook.find_job(ref, body, created_after=sent_at - CLOCK_SKEW)
-            if jobid:
-                self.log.warning("Create answer lost (%s) but job %s carries replyRef %s: using it", exc, jobid, ref)
-                return {"jobid": jobid, "email": body.get("email"), "reply_ref": ref, "sent_at": sent_at}
-            if attempt + 1 < LOOKUP_ATTEMPTS:
-                core._sleep(LOOKUP_PAUSE)  # patched by tests
+        jobid = look_for_lost_job(lambda: self.hook.find_job(ref, body, created_after=sent_at - CLOCK_SKEW))
+        if jobid:
+            self.log.warning("Create answer lost (%s) but job %s carries replyRef %s: using it", exc, jobid, ref)
+            return {"jobid": jobid, "email": body.get("email"), "reply_ref": ref, "sent_at": sent_at}
         if self.resubmit_if_lost:
             self.log.warning("Create answer lost (%s), no job found: sending again (resubmit_if_lost=True)", exc)
             job = self.create(body)

@@ -17,7 +17,6 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_music import core
 from airflow_provider_music.contract import mureka as mk
 from airflow_provider_music.contract.mureka_cost import SONG_OPERATIONS, song_account
 from airflow_provider_music.core import lineage
@@ -40,14 +39,12 @@ from airflow_provider_music.operators.base import (
     is_templated,
     job_marker,
 )
+from airflow_provider_music.operators.resume import look_for_lost_job
 from airflow_provider_music.triggers.mureka import JOB_STATUS, job_target
 
 if TYPE_CHECKING:
     from airflow.providers.common.compat.sdk import Context
 
-#: Looks for a job whose create answer was lost: attempts and the pause between them.
-LOOKUP_ATTEMPTS = 3
-LOOKUP_PAUSE = 2.0
 SONG_URL_XCOM_KEY = "mureka_song_url"
 APP_URL = "https://www.mureka.ai/"
 
@@ -133,13 +130,10 @@ class _MurekaJobOperator(cost.JobCost, MurekaBaseOperator, MusicJobOperator):
 
     def recover(self, exc: MusicApiError, body: dict[str, Any], ref: str, sent_at: float) -> dict[str, Any]:
         """The create may have reached Mureka: look for its job; never re-send blindly."""
-        for attempt in range(LOOKUP_ATTEMPTS):
-            jobid = self.hook.find_job(ref, body, created_after=sent_at - CLOCK_SKEW)
-            if jobid:
-                self.log.warning("Create answer lost (%s) but job %s carries replyRef %s: using it", exc, jobid, ref)
-                return {"jobid": jobid, "account": body.get("account"), "reply_ref": ref, "sent_at": sent_at}
-            if attempt + 1 < LOOKUP_ATTEMPTS:
-                core._sleep(LOOKUP_PAUSE)  # patched by tests
+        jobid = look_for_lost_job(lambda: self.hook.find_job(ref, body, created_after=sent_at - CLOCK_SKEW))
+        if jobid:
+            self.log.warning("Create answer lost (%s) but job %s carries replyRef %s: using it", exc, jobid, ref)
+            return {"jobid": jobid, "account": body.get("account"), "reply_ref": ref, "sent_at": sent_at}
         if self.resubmit_if_lost:
             self.log.warning("Create answer lost (%s), no job found: sending again (resubmit_if_lost=True)", exc)
             return self.record_of(self.create(body), ref, time.time())

@@ -3,6 +3,7 @@
 * :func:`job_marker` - a marker of this task instance, the same on every try (replyRef, user_defined...).
 * :func:`is_retry` - whether an earlier try of this task instance may have created work.
 * :func:`created_after` - the start of the time window in which an earlier try's work was created.
+* :func:`look_for_lost_job` - right after a create whose answer was lost: ask the API a few times for the job.
 * :class:`AttemptJournal` - on Airflow 3.3+, a note in ``task_state_store`` written *before* a paid request
   is sent and removed once a definite answer came back. A later try that finds the note knows a create
   may have happened although no record was stored (the answer was lost, or the worker died): it must look
@@ -15,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from airflow_provider_music import core
 from airflow_provider_music.core.errors import CLOCK_SKEW, MusicApiError, answer_lost
 
 if TYPE_CHECKING:
@@ -41,6 +43,23 @@ def is_retry(context: Context) -> bool:
     """True on a second or later try (a retry or a clear): earlier tries may have created work."""
     number = getattr(context.get("ti"), "try_number", 1)
     return isinstance(number, int) and number > 1
+
+
+#: Looks for a job whose create answer was lost: attempts and the pause between them.
+LOOKUP_ATTEMPTS = 3
+LOOKUP_PAUSE = 2.0
+
+
+def look_for_lost_job(find: Callable[[], str | None]) -> str | None:
+    """The job id ``find()`` returns within :data:`LOOKUP_ATTEMPTS` tries, :data:`LOOKUP_PAUSE` s apart (the job
+    may show up in the API's listing a moment after the create), or None: then never re-send blindly."""
+    for attempt in range(LOOKUP_ATTEMPTS):
+        jobid = find()
+        if jobid:
+            return jobid
+        if attempt + 1 < LOOKUP_ATTEMPTS:
+            core._sleep(LOOKUP_PAUSE)  # patched by tests
+    return None
 
 
 def created_after(context: Context, skew: float = CLOCK_SKEW) -> float | None:

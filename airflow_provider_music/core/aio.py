@@ -9,15 +9,14 @@ The whole attempt runs under ``asyncio.timeout`` until the call's deadline.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import weakref
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from airflow_provider_music.core.bodies import read_async
 from airflow_provider_music.core.deadline import seconds_left
-from airflow_provider_music.core.errors import MusicApiError, origin
+from airflow_provider_music.core.errors import InvalidResponseError, MusicApiError, origin, path_of
 from airflow_provider_music.core.http import Call, Hop
 
 if TYPE_CHECKING:
@@ -37,33 +36,49 @@ _ASYNC_SESSIONS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, 
 
 
 
-@contextlib.asynccontextmanager
-async def shared_client_session(base_url: str) -> AsyncIterator[aiohttp.ClientSession]:
+class shared_client_session:  # noqa: N801 - used as a function: `async with shared_client_session(url) as s:`
     """Lease the event loop's pooled ``aiohttp.ClientSession`` for ``base_url``'s origin.
 
     Every trigger in a triggerer shares one loop, so thousands of waiting jobs share one connection
-    pool. The session is closed when its last user leaves.
+    pool. The session is closed when its last user leaves. (A class, not a generator: every poll of every
+    wait takes a lease.)
     """
-    import aiohttp
 
-    loop = asyncio.get_running_loop()
-    per_loop = _ASYNC_SESSIONS.setdefault(loop, {})
-    key = origin(base_url)
-    entry = per_loop.get(key)
-    if entry is None or entry.session.closed:
-        connector = aiohttp.TCPConnector(limit=64, keepalive_timeout=60)
-        # bodies are decoded by core.bodies, bounded (a gzip bomb stops at the cap)
-        entry = _SharedSession(session=aiohttp.ClientSession(connector=connector, auto_decompress=False))
-        per_loop[key] = entry
-    entry.users += 1
-    try:
-        yield entry.session
-    finally:
+    __slots__ = ("_base_url", "_entry", "_key", "_per_loop")
+
+    def __init__(self, base_url: str) -> None:
+        self._base_url = base_url
+
+    async def __aenter__(self) -> aiohttp.ClientSession:
+        import aiohttp
+
+        self._per_loop = per_loop = _ASYNC_SESSIONS.setdefault(asyncio.get_running_loop(), {})
+        self._key = key = origin(self._base_url)
+        entry = per_loop.get(key)
+        if entry is None or entry.session.closed:
+            connector = aiohttp.TCPConnector(limit=64, keepalive_timeout=60)
+            # no decoding by default: resp.read()/json()/text() inflate without bound (aiohttp lifts its
+            # per-step limit for a read of everything); asend_json decodes per request, read bounded by core.bodies
+            entry = _SharedSession(session=aiohttp.ClientSession(connector=connector, auto_decompress=False))
+            per_loop[key] = entry
+        entry.users += 1
+        self._entry = entry
+        return entry.session
+
+    async def __aexit__(self, *exc: object) -> None:
+        entry = self._entry
         entry.users -= 1
-        if entry.users <= 0 and per_loop.get(key) is entry:
-            del per_loop[key]
+        if entry.users <= 0 and self._per_loop.get(self._key) is entry:
+            del self._per_loop[self._key]
             await entry.session.close()
 
+
+@functools.lru_cache(maxsize=64)
+def client_timeout(connect: float, read: float) -> aiohttp.ClientTimeout:
+    """The (immutable) ``aiohttp.ClientTimeout`` of a hop: no total (``asend_json`` bounds the attempt)."""
+    import aiohttp
+
+    return aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read)
 
 
 def hop_url(call: Call, hop: Hop) -> yarl.URL:
@@ -96,19 +111,31 @@ async def asend_json(session: aiohttp.ClientSession, call: Call) -> Any:
         failure = err
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         connect = isinstance(exc, (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError))
-        failure = call.transport_failure(exc, connect_phase=connect)
+        failure = _undecodable(exc, call) or call.transport_failure(exc, connect_phase=connect)
     raise call.failure(failure)
 
 
-async def _attempt(session: aiohttp.ClientSession, call: Call) -> Any:
-    import aiohttp
+def _undecodable(exc: BaseException, call: Call) -> MusicApiError | None:
+    """aiohttp refuses, while reading the headers, an encoding it has no decoder for (``br``/``zstd`` without
+    their modules): the same error as an encoding :func:`~.bodies.checked_encoding` refuses."""
+    from aiohttp.http_exceptions import ContentEncodingError
 
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=call.timeout[0], sock_read=call.timeout[1])
+    cause = exc.__cause__
+    while cause is not None and not isinstance(cause, ContentEncodingError):
+        cause = cause.__cause__
+    if cause is None:
+        return None
+    return InvalidResponseError(f"{call.describe}: unsupported Content-Encoding (not requested)",
+                                method=call.method, path=path_of(call.url))
+
+
+async def _attempt(session: aiohttp.ClientSession, call: Call) -> Any:
+    timeout = client_timeout(*call.timeout)
     hop = call.first_hop()
     while True:
         async with session.request(
             hop.method, hop_url(call, hop), json=call.json_body if hop.resend_body else None,
-            headers=call.hop_headers(hop), timeout=timeout, allow_redirects=False,
+            headers=call.hop_headers(hop), timeout=timeout, allow_redirects=False, auto_decompress=True,
         ) as resp:
             following = call.follow(hop, resp.status, resp.headers)
             if following is None:

@@ -1,9 +1,12 @@
 """Bodies: request bodies streamed out (:class:`MultipartBody`), response bodies read bounded in.
 
-Responses: decoded bytes are counted, so a gzip bomb stops at the cap. The drivers ask urllib3 / aiohttp
-for the raw (still encoded) bytes and decode them here, at most :data:`DECODE_STEP` bytes of output at a
-time; a 1 MB gzip body announcing 1 GiB never allocates more than the cap plus one step. Endless chunked
-bodies stop at the cap too, and every read checks the deadline.
+Responses: decoded bytes are counted, so a gzip bomb stops at the cap. urllib3 (>= 2.6, CVE-2025-66471) and
+aiohttp (>= 3.13.3, GHSA-6mq8-rvhq-8wgg) decode ``gzip`` / ``deflate`` themselves with a bounded output per
+read: ``HTTPResponse.read(amt)`` returns at most ``amt`` decoded bytes and keeps the rest compressed, and
+aiohttp inflates at most one read buffer (64 KiB) per step and stops while its buffer is full. So a 1 MB
+gzip body announcing 1 GiB never allocates more than the cap plus one step
+(tests/reliability/test_hostile_transport_bounds.py). An encoding we did not ask for is refused before any read. Endless
+chunked bodies stop at the cap too, and every read checks the deadline.
 
 Requests: :class:`MultipartBody` streams a ``multipart/form-data`` body in :data:`UPLOAD_BLOCK` blocks.
 """
@@ -12,19 +15,20 @@ from __future__ import annotations
 
 import time
 import uuid
-import zlib
 from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
 from airflow_provider_music.core.deadline import progress
 from airflow_provider_music.core.errors import ApiConnectionError, InvalidResponseError
 
-#: Raw bytes requested per read, and the most decoded output produced per decompression step.
+#: Decoded bytes asked for per read (the libraries return at most this much).
 READ_STEP = 64 * 1024
-DECODE_STEP = 256 * 1024
-#: ``Accept-Encoding`` of JSON calls (encodings decoded here) and of downloads (none).
+#: ``Accept-Encoding`` of JSON calls (encodings the libraries decode) and of downloads (none).
 JSON_ACCEPT_ENCODING = "gzip, deflate"
 DOWNLOAD_ACCEPT_ENCODING = "identity"
+#: ``Content-Encoding`` values read: urllib3 decodes all of them; aiohttp passes ``x-gzip`` through undecoded.
+SYNC_ENCODINGS = frozenset({"identity", "", "gzip", "x-gzip", "deflate"})
+ASYNC_ENCODINGS = frozenset({"identity", "", "gzip", "deflate"})
 
 
 class DeadlineExceededError(ApiConnectionError):
@@ -33,60 +37,31 @@ class DeadlineExceededError(ApiConnectionError):
     it), or a transfer fell below its minimum rate (``min_transfer_rate`` / ``transfer_window``)."""
 
 
-class BodyDecoder:
-    """Incremental, bounded ``Content-Encoding`` decoder (identity, gzip, x-gzip, deflate)."""
+def checked_encoding(value: str | None, *, method: str, path: str, accepted: frozenset[str] = SYNC_ENCODINGS) -> str:
+    """The answer's ``Content-Encoding`` (lower case), refused unless ``accepted``: the libraries pass an
+    unknown one through undecoded, and we never asked for it."""
+    encoding = (value or "identity").strip().lower()
+    if encoding not in accepted:
+        raise InvalidResponseError(
+            f"{method} {path}: unsupported Content-Encoding {encoding[:40]!r} (not requested)",
+            method=method, path=path,
+        )
+    return encoding
 
-    def __init__(self, encoding: str | None, *, method: str, path: str) -> None:
-        self.encoding = (encoding or "identity").strip().lower()
-        self._method, self._path = method, path
-        if self.encoding not in ("identity", "", "gzip", "x-gzip", "deflate"):
-            raise InvalidResponseError(
-                f"{method} {path}: unsupported Content-Encoding {self.encoding[:40]!r} (not requested)",
-                method=method, path=path,
-            )
-        self._raw_deflate = False
-        self._started = False
-        self._d = self._new() if self.encoding not in ("identity", "") else None
 
-    def _new(self) -> Any:
-        if self.encoding == "deflate":
-            return zlib.decompressobj(-zlib.MAX_WBITS if self._raw_deflate else zlib.MAX_WBITS)
-        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+def corrupt_body(method: str, path: str, encoding: str) -> InvalidResponseError:
+    """The error of a body its ``Content-Encoding`` cannot decode."""
+    return InvalidResponseError(f"{method} {path}: corrupt {encoding} body", method=method, path=path)
 
-    def feed(self, data: bytes) -> Iterator[bytes]:
-        """Decoded pieces of ``data``, each at most :data:`DECODE_STEP` bytes (bounded memory)."""
-        if self._d is None:
-            if data:
-                yield data
-            return
-        if self.encoding == "deflate" and not self._started and data:
-            # "deflate" is zlib-wrapped by the RFC, raw DEFLATE by some servers: tell them apart by the header
-            self._started = True
-            zlib_header = len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
-            if not zlib_header:
-                self._raw_deflate = True
-                self._d = self._new()
-        pending = data
-        while True:
-            try:
-                out = self._d.decompress(pending, DECODE_STEP)
-            except zlib.error:
-                raise InvalidResponseError(
-                    f"{self._method} {self._path}: corrupt {self.encoding} body", method=self._method, path=self._path
-                ) from None
-            if out:
-                yield out
-            pending = self._d.unconsumed_tail
-            if self._d.eof and self._d.unused_data:  # another gzip member follows
-                pending = self._d.unused_data
-                self._d = self._new()
-                continue
-            if not pending and len(out) < DECODE_STEP:
-                return
 
-    def finish(self) -> bytes:
-        """Whatever the decoder still holds (small: everything was fed with bounded output)."""
-        return self._d.flush() if self._d is not None else b""
+def read_decoded(raw: Any, amt: int, method: str, path: str, encoding: str) -> bytes:
+    """At most ``amt`` decoded bytes of a urllib3 response (``b""`` at the end); a corrupt body raises."""
+    import urllib3.exceptions as u3
+
+    try:
+        return raw.read(amt, decode_content=True)  # type: ignore[no-any-return]
+    except u3.DecodeError:
+        raise corrupt_body(method, path, encoding) from None
 
 
 def check_deadline(deadline: float | None, method: str, path: str) -> None:
@@ -138,36 +113,40 @@ class CappedBuffer:
         self.data += piece
 
 
-def _take(decoder: BodyDecoder, buffer: CappedBuffer, chunk: bytes) -> bool:
-    """Feed one raw chunk (``b""`` = end of body); True when reading should stop."""
-    if not chunk:
-        buffer.add(decoder.finish())
-        return True
-    for piece in decoder.feed(chunk):
-        buffer.add(piece)
-        if buffer.full:
-            return True
-    return False
-
-
 def read_sync(raw: Any, encoding: str | None, buffer: CappedBuffer, deadline: float | None) -> bytes:
-    """Read a urllib3 response's raw bytes (not decoded by urllib3), decode and collect them, bounded."""
-    decoder = BodyDecoder(encoding, method=buffer.method, path=buffer.path)
-    done = False
-    while not done:
-        check_deadline(deadline, buffer.method, buffer.path)
-        chunk = raw.read(READ_STEP, decode_content=False)
-        progress(len(chunk))
-        done = _take(decoder, buffer, chunk)
+    """Read a urllib3 response decoded by urllib3 (at most :data:`READ_STEP` decoded bytes per read) and
+    collect it, bounded; progress counts the bytes received."""
+    method, path = buffer.method, buffer.path
+    name = checked_encoding(encoding, method=method, path=path)
+    wire = raw.tell()
+    while not buffer.full:
+        check_deadline(deadline, method, path)
+        piece = read_decoded(raw, READ_STEP, method, path, name)
+        progress(raw.tell() - wire)
+        wire = raw.tell()
+        if not piece:
+            break
+        buffer.add(piece)
     return bytes(buffer.data)
 
 
 async def read_async(content: Any, encoding: str | None, buffer: CappedBuffer) -> bytes:
-    """Async twin of :func:`read_sync` on an aiohttp ``StreamReader`` (session with ``auto_decompress=False``)."""
-    decoder = BodyDecoder(encoding, method=buffer.method, path=buffer.path)
-    done = False
-    while not done:
-        done = _take(decoder, buffer, await content.read(READ_STEP))
+    """Async twin of :func:`read_sync` on an aiohttp ``StreamReader`` of a request made with
+    ``auto_decompress=True``. Always ``read(n)``: ``read()`` lifts aiohttp's per-step decompression limit."""
+    import aiohttp
+    from aiohttp.http_exceptions import ContentEncodingError
+
+    name = checked_encoding(encoding, method=buffer.method, path=buffer.path, accepted=ASYNC_ENCODINGS)
+    while not buffer.full:
+        try:
+            piece = await content.read(READ_STEP)
+        except aiohttp.ClientPayloadError as exc:
+            if isinstance(exc.__cause__, ContentEncodingError):
+                raise corrupt_body(buffer.method, buffer.path, name) from None
+            raise
+        if not piece:
+            break
+        buffer.add(piece)
     return bytes(buffer.data)
 
 

@@ -27,17 +27,20 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import heapq
 import itertools
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-_SCOPE: contextvars.ContextVar[float | None] = contextvars.ContextVar("music_deadline_scope", default=None)
-_POLL: contextvars.ContextVar[float | None] = contextvars.ContextVar("music_poll_bound", default=None)
+#: ``(deadline, poll bound)`` of the innermost :func:`deadline_scope`: ONE context variable, so a scope entered
+#: once per poll by thousands of waits costs one context change, not two.
+_SCOPE: contextvars.ContextVar[tuple[float | None, float | None]] = contextvars.ContextVar(
+    "music_deadline_scope", default=(None, None))
 
 #: A poll made inside a wait polling every ``P`` seconds is bounded by ``max(P, POLL_FLOOR)`` (and by
 #: ``request_timeout``). 15 s: a status GET slower than that is sick (the wait polls again anyway), and one
@@ -45,33 +48,39 @@ _POLL: contextvars.ContextVar[float | None] = contextvars.ContextVar("music_poll
 POLL_FLOOR = 15.0
 
 
-@contextlib.contextmanager
-def deadline_scope(deadline: float | None, *, poll_interval: float | None = None) -> Iterator[float | None]:
+class deadline_scope:  # noqa: N801 - used as a function: `with deadline_scope(...):`
     """Bound every request started inside to finish by ``deadline`` (epoch seconds, ``time.time()``).
 
-    ``None`` adds no bound (an enclosing scope still applies). Yields the effective deadline.
+    ``None`` adds no bound (an enclosing scope still applies). ``with`` gives the effective deadline.
     ``poll_interval`` (a wait's seconds between polls) also bounds each non-held JSON call started inside to
     ``max(poll_interval, POLL_FLOOR)`` seconds (see :func:`json_bound`); nested, the smallest bound wins.
     """
-    outer = _SCOPE.get()
-    effective = outer if deadline is None else (deadline if outer is None else min(outer, deadline))
-    token = _SCOPE.set(effective)
-    poll = _POLL.get()
-    if poll_interval is not None and poll_interval == poll_interval:  # not NaN
-        own = max(float(poll_interval), POLL_FLOOR)
-        poll = own if poll is None else min(poll, own)
-    poll_token = _POLL.set(poll)
-    try:
-        yield effective
-    finally:
-        _POLL.reset(poll_token)
-        _SCOPE.reset(token)
+
+    __slots__ = ("_token", "_value")
+
+    def __init__(self, deadline: float | None, *, poll_interval: float | None = None) -> None:
+        outer, poll = _SCOPE.get()
+        effective = outer if deadline is None else (deadline if outer is None else min(outer, deadline))
+        if poll_interval is not None and poll_interval == poll_interval:  # not NaN
+            own = max(float(poll_interval), POLL_FLOOR)
+            poll = own if poll is None else min(poll, own)
+        self._value = (effective, poll)
+        self._token: contextvars.Token[tuple[float | None, float | None]] | None = None
+
+    def __enter__(self) -> float | None:
+        self._token = _SCOPE.set(self._value)
+        return self._value[0]
+
+    def __exit__(self, *exc: object) -> None:
+        if self._token is not None:
+            _SCOPE.reset(self._token)
+            self._token = None
 
 
 def json_bound(request_timeout: float) -> float:
     """Total seconds of a non-held JSON call starting now, retries included: ``request_timeout``, and inside a
     polling wait's scope at most ``max(poll_interval, POLL_FLOOR)``."""
-    poll = _POLL.get()
+    poll = _SCOPE.get()[1]
     return request_timeout if poll is None else min(request_timeout, poll)
 
 
@@ -104,19 +113,25 @@ def call_bounds(request_timeout: float, *, hold: float | None = None, transfer: 
         return Bounds(request_deadline(seconds), f"{seconds:g} s for a call the server holds up to {hold:g} s "
                       "(e.g. FlowMusic 'sync_timeout') plus connection extra 'request_timeout'")
     seconds = json_bound(request_timeout)
+    return Bounds(request_deadline(seconds), _json_bound_text(seconds, request_timeout))
+
+
+@functools.lru_cache(maxsize=256)
+def _json_bound_text(seconds: float, request_timeout: float) -> str:
+    """What bounds a JSON call (named in its deadline error); formatted once per pair, not per poll."""
     poll = "" if seconds >= request_timeout else f"; a poll in a wait: max(poll_interval, {POLL_FLOOR:g} s)"
-    return Bounds(request_deadline(seconds), f"{seconds:g} s for a JSON call: connection extra 'request_timeout'{poll}")
+    return f"{seconds:g} s for a JSON call: connection extra 'request_timeout'{poll}"
 
 
 def scope_deadline() -> float | None:
     """The deadline of the innermost :func:`deadline_scope` (epoch seconds), or ``None``."""
-    return _SCOPE.get()
+    return _SCOPE.get()[0]
 
 
 def request_deadline(seconds: float | None) -> float | None:
     """The deadline of a request starting now that may take ``seconds`` (``None``: no bound of its own),
     capped by the current scope."""
-    outer = _SCOPE.get()
+    outer = _SCOPE.get()[0]
     if seconds is None:
         return outer
     own = time.time() + seconds

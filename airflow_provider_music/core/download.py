@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
-from airflow_provider_music.core.bodies import BodyDecoder, check_deadline
+from airflow_provider_music.core.bodies import check_deadline, checked_encoding, read_decoded
 from airflow_provider_music.core.deadline import progress
 from airflow_provider_music.core.errors import InvalidResponseError, LocalFileError
 from airflow_provider_music.core.files import atomic_write, local_file_error
@@ -86,23 +86,22 @@ def write_download(resp: Any, dest: ObjectStoragePath, limits: DownloadLimits, c
 
     ``chunk_size`` is the most read at once: keep it small enough to report progress several times per
     transfer window at the minimum rate (``TransferRule.read_size``)."""
-    encoding = resp.headers.get("Content-Encoding")
-    decoder = BodyDecoder(encoding, method=limits.method, path=limits.path)
-    counter = _Counter(limits, _announced(resp.headers.get("Content-Length")), decoder.encoding not in ("identity", ""))
+    method, path = limits.method, limits.path
+    encoding = checked_encoding(resp.headers.get("Content-Encoding"), method=method, path=path)
+    counter = _Counter(limits, _announced(resp.headers.get("Content-Length")), encoding not in ("identity", ""))
+    raw = resp.raw
     with atomic_write(dest, argument=limits.argument) as fh:
         while True:
-            check_deadline(limits.deadline, limits.method, limits.path)
-            chunk = resp.raw.read(chunk_size, decode_content=False)
-            if not chunk:
+            check_deadline(limits.deadline, method, path)
+            before = raw.tell()
+            piece = read_decoded(raw, chunk_size, method, path, encoding)  # urllib3 decodes, bounded
+            wire = raw.tell() - before
+            progress(wire)  # the attempt's minimum-throughput rule (core/deadline.py TransferRule)
+            counter.received(wire)
+            if not piece:
                 break
-            progress(len(chunk))  # the attempt's minimum-throughput rule (core/deadline.py TransferRule)
-            counter.received(len(chunk))
-            for piece in decoder.feed(chunk):
-                counter.decoded(len(piece))
-                _write(fh, piece, dest, limits.argument)
-        tail = decoder.finish()
-        counter.decoded(len(tail))
-        _write(fh, tail, dest, limits.argument)
+            counter.decoded(len(piece))
+            _write(fh, piece, dest, limits.argument)
         counter.check_complete()
     return counter.written
 

@@ -55,6 +55,10 @@ def _finite_float(text: str) -> float:
     return value
 
 
+#: built once: ``json.loads`` with hooks builds a new decoder (and scanner) per call
+_STRICT = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+
+
 def loads_strict(content: bytes | str, call: str) -> Any:
     """Decode JSON strictly; every way a body can be hostile is an ``InvalidResponseError`` naming ``call``."""
     try:
@@ -62,7 +66,7 @@ def loads_strict(content: bytes | str, call: str) -> Any:
     except UnicodeDecodeError:
         raise invalid_response(call, "the answer is not valid UTF-8") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        return _STRICT.decode(text)
     except RecursionError:  # the parser's own depth bound: no pass over the text before parsing
         failure = invalid_response(call, f"JSON nested too deeply to parse ({len(text)} characters)")
     except (ValueError, OverflowError) as exc:

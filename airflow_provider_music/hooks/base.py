@@ -8,6 +8,7 @@ holds what is per hook: the connection, the keep-alive session, the credential h
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -368,7 +369,7 @@ class MusicApiHook(BaseHook):
         call = self._call(settings, method, path, headers, idempotent, deadline=kind.deadline, bound=kind.bound,
                           params=params, json_body=json_body)
         async with shared_client_session(settings.base_url) as session:
-            body = await settings.retry.arun(lambda: asend_json(session, call), call, self.log)
+            body = await settings.retry.arun(functools.partial(asend_json, session, call), call, self.log)
         return body if parse is None else self._parse(call.method, path, parse, body)
 
     # ---- connection test --------------------------------------------------------------------

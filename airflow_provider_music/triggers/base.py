@@ -337,29 +337,39 @@ class MusicPollTrigger(BaseTrigger):
         # The task polled just before deferring, so wait one interval first. (That alone does not keep the
         # event clear of the scheduler race: run() holds it until the settle time has passed.)
         await asyncio.sleep(self._pause(time.time()))
-        last: PollResult | None = None  # the timeout names the last state seen, even when the last poll failed
+        last = ""  # the timeout names the last state seen, even when the last poll failed
         while True:
-            result: PollResult | None = None
-            hint: float | None = None  # a 429's Retry-After (or the API's minimum) outlasting the retries
-            try:
-                # the hook's inner retries end by the deadline too; each call by max(poll_interval, 15 s)
-                with deadline_scope(self.deadline, poll_interval=self.poll_interval):
-                    result = await self.status_check.acheck(hook, **self.target)
-            except MusicApiError as exc:
-                if not exc.retryable and not self._past_deadline():
-                    raise
-                hint = server_hint(exc.retry_after)
-                self.log.warning("Polling %s failed, will poll again: %s", self.describe(), exc)
-            if result is not None:
-                if result.done:
-                    return self._event(result.state, result.message, result.payload)
-                progress.seen(result)
-                last = result
+            event, seen, hint = await self._poll(hook, progress)
+            if event is not None:
+                return event
+            last = seen or last
             now = time.time()
             if self.deadline is not None and now >= self.deadline:
-                state = f" (last state: {last.message or last.state})" if last else ""
+                state = f" (last state: {last})" if last else ""
                 return self._event("timeout", f"Timed out waiting for {self.describe()}{state}")
             await asyncio.sleep(self._pause(now, at_least=hint))
+
+    async def _poll(self, hook: MusicApiHook, progress: Progress) -> tuple[TriggerEvent | None, str, float | None]:
+        """One status check: ``(terminal event or None, the state seen ("" when the poll failed), back-off hint)``.
+
+        Nothing of the answer outlives this call: with thousands of waits, an answer kept across the sleep
+        would be promoted to the collector's oldest generation once per poll and make every full collection
+        of the (large) triggerer process come sooner.
+        """
+        try:
+            # the hook's inner retries end by the deadline too; each call by max(poll_interval, 15 s)
+            with deadline_scope(self.deadline, poll_interval=self.poll_interval):
+                result = await self.status_check.acheck(hook, **self.target)
+        except MusicApiError as exc:
+            if not exc.retryable and not self._past_deadline():
+                raise
+            # a 429's Retry-After (or the API's minimum) outlasting the retries
+            self.log.warning("Polling %s failed, will poll again: %s", self.describe(), exc)
+            return None, "", server_hint(exc.retry_after)
+        if result.done:
+            return self._event(result.state, result.message, result.payload), "", None
+        progress.seen(result)
+        return None, result.message or result.state, None
 
     def _past_deadline(self) -> bool:
         return self.deadline is not None and time.time() >= self.deadline

@@ -170,6 +170,42 @@ async def test_trigger_timeout_at_deadline():
 
 
 @pytest.mark.asyncio
+async def test_trigger_timeout_names_the_last_state_seen_even_after_failed_polls():
+    import time
+
+    DemoHook.script = [PollResult("running", "rendering 40%")] + [ServerError("blip")] * 1000
+    events = await _events(DemoTrigger(conn_id="demo_default", target={"job_id": "j1"}, poll_interval=0.01,
+                                       deadline=time.time() + 0.3))
+    assert events[0]["status"] == "timeout"
+    assert events[0]["message"].endswith("(last state: rendering 40%)")
+
+
+@pytest.mark.asyncio
+async def test_trigger_keeps_no_answer_across_its_sleep():
+    """Nothing of a poll's answer outlives the poll (with thousands of waits, answers held across the sleep
+    are promoted to the collector's oldest generation once per poll)."""
+    import gc
+    import weakref
+
+    class Answer(dict):
+        pass
+
+    seen: list[Any] = []
+    payload = Answer(big="x")
+    seen.append(weakref.ref(payload))
+    DemoHook.script = [PollResult("running", "queued", payload)]
+    del payload
+    trigger = DemoTrigger(conn_id="demo_default", target={"job_id": "j1"}, poll_interval=0.2)
+    task = asyncio.ensure_future(_events(trigger))
+    await asyncio.sleep(0.3)  # first sleep, then the poll answered "queued", now in the second sleep
+    gc.collect()
+    alive = seen[0]() is not None
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert not alive
+
+
+@pytest.mark.asyncio
 async def test_trigger_error_event_on_non_retryable_error_without_token():
     DemoHook.script = [AuthenticationError(f"bad token {'x'}")]
     events = await _events(DemoTrigger(conn_id="demo_default", target={"job_id": "j1"}, poll_interval=0))

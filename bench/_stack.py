@@ -4,6 +4,7 @@ process-tree CPU and memory, and the reschedule-mode phase (a real scheduler + L
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any
 
@@ -255,6 +256,9 @@ def wait_deployment(root: Any, capacity: int) -> Any:
                     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.postgres.url,
                     "AIRFLOW__API__MAXIMUM_PAGE_LIMIT": "1000", "AIRFLOW__TRIGGERER__CAPACITY": str(capacity),
                     "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-                    "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5"}
+                    "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "5",
+                    # the triggerer imports the in-triggerer floor (bench/_floor_trigger.py) from here
+                    "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent),
+                                                                os.environ.get("PYTHONPATH")]))}
 
     return WaitDeployment(Path(root), dag_files=[], token="emulator-token")

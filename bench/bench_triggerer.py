@@ -197,6 +197,26 @@ def per_poll(row: dict[str, Any], s: dict[str, Any], floor: dict[str, Any] | Non
         row.update(floor_n=floor["n"], floor_errors=floor["errors"], floor_polls=floor["polls"])
 
 
+def measure_floor_in_triggerer(dep: Any, kind: str, n: int, args: argparse.Namespace, urls: list[str],
+                               idle_pct: float) -> dict[str, Any]:
+    """The floor INSIDE the triggerer (``_floor_trigger.FloorTrigger``), the same N pending jobs, before ours:
+    what a bare aiohttp poll costs where every trigger runs (Airflow's runner, the collector over its heap)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from _floor_trigger import FloorTrigger
+
+    dag_id = f"bench_{kind}_{n}"
+    run_id = trigger_run(dep, dag_id)
+    defer_all(dag_id, run_id, [FloorTrigger(u, kind, args.interval) for u in urls])
+    wait_pickup(dag_id, run_id, len(urls))
+    s = sample_window(dep, dep.procs["triggerer"].pid, args.interval, time.time() + args.interval)
+    fail_leftovers(dag_id, run_id)
+    polls = s["reqs"]
+    net = max(0.0, s["cpu"] - idle_pct / 100 * s["window"])
+    return {"floor_in_n": len(urls), "floor_in_cpu_pct": round(100 * s["cpu"] / s["window"], 2),
+            "floor_in_polls": polls, "floor_in_ms": round(1000 * s["cpu"] / polls, 3) if polls else None,
+            "floor_in_ms_net": round(1000 * net / polls, 3) if polls else None, "floor_in_rss_mb": round(s["rss"], 1)}
+
+
 def measure_triggers(dep: Any, kind: str, n: int, args: argparse.Namespace, triggers: list[Any],
                      urls: list[str], tmp: str, idle_pct: float) -> dict[str, Any]:
     """The deferrable phase, the floor beside it over the same window, then every job completes."""
@@ -272,7 +292,11 @@ def measure_kind(dep: Any, kind: str, n: int, args: argparse.Namespace, spec: di
     cap = args.floor_max if args.floor_max and kind in LISTING else n  # per-job kinds: the floor of the same N
     urls = [floor_request(kind, v, extra, dep.emulator) for v in values[:cap]] if args.floor else []
     base = idle.get("sleeping", {}).get(n, idle)["cpu_pct"]
+    inside = measure_floor_in_triggerer(dep, kind, n, args, urls, base) if urls and args.floor_inside else {}
     row = measure_triggers(dep, kind, n, args, triggers, urls, tmp, base)
+    row.update(inside)
+    if inside.get("floor_in_ms_net") and row.get("ms_per_poll_net") is not None:
+        row["ratio_in"] = round(row["ms_per_poll_net"] / inside["floor_in_ms_net"], 2)
     row["net_of_pct"] = base
     if probe:
         row.update(gc_probe_k=probe["k"], gc_per_req=round(probe["ours"]["gc_per_req"] or 0, 2),
@@ -282,7 +306,8 @@ def measure_kind(dep: Any, kind: str, n: int, args: argparse.Namespace, spec: di
                    probe_floor_errors=probe["floor"]["errors"])
     print(f"  {kind} N={n}: triggerer {row['cpu_pct']} % of a core, {row['rss_mb']} MB, {row['req_per_job_min']} "
           f"req/job/min, {row.get('ms_per_poll')} ms/poll vs floor {row.get('floor_ms')} (x{row.get('ratio')}), "
-          f"gc/req {row.get('gc_per_req')} vs {row.get('floor_gc_per_req')}, not fired {row['not_fired']}", flush=True)
+          f"gc/req {row.get('gc_per_req')} vs {row.get('floor_gc_per_req')}, not fired {row['not_fired']}; floor in the "
+          f"triggerer {row.get('floor_in_ms_net')} ms/poll net (x{row.get('ratio_in')})", flush=True)
     rows = [row]
     if args.poke:
         rows.append(measure_poke(dep, kind, n, args.interval, sensors))
@@ -377,6 +402,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="sizes also measured in reschedule mode (a real scheduler; default 1000)")
     parser.add_argument("--no-poke", dest="poke", action="store_false", help="skip the poke-mode phase")
     parser.add_argument("--no-floor", dest="floor", action="store_false", help="skip the bare aiohttp floor")
+    parser.add_argument("--no-floor-inside", dest="floor_inside", action="store_false",
+                        help="skip the floor inside the triggerer (bench/_floor_trigger.py, before ours, same N)")
     parser.add_argument("--floor-max", type=int, default=0,
                         help="for a listing kind the floor polls at most this many of its N jobs (0: all N)")
     parser.add_argument("--baseline", action="store_true",
@@ -407,7 +434,7 @@ def main(argv: list[str] | None = None) -> int:
                        "pickup_s", "all_fired_s", "not_fired", "round_s", "cpu_s_per_poke", "target_met"],
                 title=f"Waiting in a real airflow triggerer vs poke mode ({args.interval:g} s interval)")
     print_table(goals, ["kind", "n", "cpu_pct", "net_of_pct", "rss_mb", "rss_ours_mb", "req_per_job_min", "ms_per_poll",
-                        "ms_per_poll_net", "floor_ms", "ratio", "ratio_net", "floor_cpu_pct", "gc_per_req",
+                        "ms_per_poll_net", "floor_ms", "ratio", "ratio_net", "floor_in_ms_net", "ratio_in", "floor_cpu_pct", "gc_per_req",
                         "floor_gc_per_req", "all_fired_s", "met20"],
                 title=f"Issue 20 goals (idle triggerer: {idle['cpu_pct']} % of a core, {idle['rss_mb']} MB; sleeping "
                       f"triggers: {idle.get('sleeping', '-')}; floor: bare aiohttp GET + json.loads, same jobs, same "

@@ -292,7 +292,8 @@ def measure_kind(dep: Any, kind: str, n: int, args: argparse.Namespace, spec: di
     cap = args.floor_max if args.floor_max and kind in LISTING else n  # per-job kinds: the floor of the same N
     urls = [floor_request(kind, v, extra, dep.emulator) for v in values[:cap]] if args.floor else []
     base = idle.get("sleeping", {}).get(n, idle)["cpu_pct"]
-    inside = measure_floor_in_triggerer(dep, kind, n, args, urls, base) if urls and args.floor_inside else {}
+    inside = (measure_floor_in_triggerer(dep, kind, n, args, urls, base)
+              if urls and args.floor_inside and kind not in LISTING else {})
     row = measure_triggers(dep, kind, n, args, triggers, urls, tmp, base)
     row.update(inside)
     if inside.get("floor_in_ms_net") and row.get("ms_per_poll_net") is not None:

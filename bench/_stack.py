@@ -250,8 +250,9 @@ def wait_deployment(root: Any, capacity: int) -> Any:
         def stack_env(self) -> dict[str, str]:
             from airflow_provider_music.testing.apis import connection_json, default_connection_extras
 
-            tasks = connection_json("audioshake", self.emulator, token=self.token,
-                                    extra={**default_connection_extras("audioshake", self.emulator), "api": "tasks"})
+            tasks_conn = json.loads(connection_json("audioshake", self.emulator, token=self.token,
+                                                    extra=default_connection_extras("audioshake", self.emulator)))
+            tasks = json.dumps({**tasks_conn, "conn_type": "audioshake_tasks"})  # the type chooses the Tasks API
             return {"AIRFLOW_CONN_AUDIOSHAKE_TASKS": tasks, "AIRFLOW__CORE__PARALLELISM": "16",
                     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": self.postgres.url,
                     "AIRFLOW__API__MAXIMUM_PAGE_LIMIT": "1000", "AIRFLOW__TRIGGERER__CAPACITY": str(capacity),

@@ -201,7 +201,6 @@ def measure_floor_in_triggerer(dep: Any, kind: str, n: int, args: argparse.Names
                                idle_pct: float) -> dict[str, Any]:
     """The floor INSIDE the triggerer (``_floor_trigger.FloorTrigger``), the same N pending jobs, before ours:
     what a bare aiohttp poll costs where every trigger runs (Airflow's runner, the collector over its heap)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _floor_trigger import FloorTrigger
 
     dag_id = f"bench_{kind}_{n}"

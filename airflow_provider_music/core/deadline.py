@@ -56,20 +56,21 @@ class deadline_scope:  # noqa: N801 - used as a function: `with deadline_scope(.
     ``max(poll_interval, POLL_FLOOR)`` seconds (see :func:`json_bound`); nested, the smallest bound wins.
     """
 
-    __slots__ = ("_token", "_value")
+    __slots__ = ("_deadline", "_poll_interval", "_token")
 
     def __init__(self, deadline: float | None, *, poll_interval: float | None = None) -> None:
-        outer, poll = _SCOPE.get()
-        effective = outer if deadline is None else (deadline if outer is None else min(outer, deadline))
-        if poll_interval is not None and poll_interval == poll_interval:  # not NaN
-            own = max(float(poll_interval), POLL_FLOOR)
-            poll = own if poll is None else min(poll, own)
-        self._value = (effective, poll)
+        self._deadline, self._poll_interval = deadline, poll_interval
         self._token: contextvars.Token[tuple[float | None, float | None]] | None = None
 
     def __enter__(self) -> float | None:
-        self._token = _SCOPE.set(self._value)
-        return self._value[0]
+        outer, poll = _SCOPE.get()  # the enclosing scope when entered (not when built)
+        deadline, interval = self._deadline, self._poll_interval
+        effective = outer if deadline is None else (deadline if outer is None else min(outer, deadline))
+        if interval is not None and interval == interval:  # not NaN
+            own = max(float(interval), POLL_FLOOR)
+            poll = own if poll is None else min(poll, own)
+        self._token = _SCOPE.set((effective, poll))
+        return effective
 
     def __exit__(self, *exc: object) -> None:
         if self._token is not None:

@@ -103,6 +103,18 @@ def test_nested_poll_scopes_keep_the_smallest_bound():
         assert json_bound(30) == 18
 
 
+def test_a_scope_takes_the_enclosing_scope_of_where_it_is_entered_and_restores_it():
+    inner = deadline_scope(time.time() + 500, poll_interval=40)  # built outside any scope ...
+    with deadline_scope(time.time() + 100, poll_interval=20) as outer:
+        with inner as effective:  # ... entered inside one: the earlier deadline and the smaller bound win
+            assert effective == outer
+            assert json_bound(30) == 20
+        assert deadline.scope_deadline() == outer
+    assert deadline.scope_deadline() is None and json_bound(30) == 30
+    with deadline_scope(float("nan"), poll_interval=float("nan")):  # NaN poll interval adds no bound
+        assert json_bound(30) == 30
+
+
 def test_transfer_rule_is_a_window_of_credit():
     watch = deadline.RequestWatch(None, TransferRule(rate=1000, window=2))
     assert watch.credit == pytest.approx(time.time() + 2, abs=0.05)  # a full window to start with
